@@ -1,0 +1,249 @@
+"""The schema of config/config.yaml: pydantic models that reject anything they do not know.
+
+Every model forbids unknown keys (a typo must be an error, never a silently ignored limit) and is
+frozen (the running daemon compares old and new configurations). Money and limits are `Decimal`:
+YAML numbers are converted through their text, so `0.4` is exactly `Decimal("0.4")`.
+
+Problems are raised as `PydanticCustomError("config", <message>)` so that `config/loader.py` can
+show the message as is after the key path; a problem that belongs to a deeper key than the validator
+sees (a duplicate symbol) carries that deeper path in its context under `at`.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from config.settings import PROJECT_ROOT, Mode
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}(USDT|USDC)$")
+
+
+def _problem(message: str, **context: Any) -> PydanticCustomError:
+    # Braces in user input must not be taken for template fields by pydantic's message formatting.
+    return PydanticCustomError("config", message.replace("{", "{{").replace("}", "}}"), context or None)
+
+
+def _number(value: Any) -> Any:
+    """Accept YAML numbers and numeric strings, never booleans (`true` is not 1)."""
+    if isinstance(value, bool):
+        raise _problem(f"expected a number, got {str(value).lower()}")
+    if isinstance(value, float):
+        return Decimal(repr(value))  # the shortest text that round-trips: 0.4 -> Decimal("0.4")
+    return value
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise _problem(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+def _real(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise _problem(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise _problem(f"must be > 0, got {value}")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise _problem(f"must be >= 0, got {value}")
+    return value
+
+
+def _fraction(value: Decimal) -> Decimal:
+    if not 0 < value <= 1:
+        raise _problem(f"must be > 0 and <= 1, got {value}")
+    return value
+
+
+_Num = Annotated[Decimal, BeforeValidator(_number), Field(allow_inf_nan=False)]
+PositiveDecimal = Annotated[_Num, AfterValidator(_positive)]
+NonNegativeDecimal = Annotated[_Num, AfterValidator(_not_negative)]
+Fraction = Annotated[_Num, AfterValidator(_fraction)]
+PositiveInt = Annotated[int, BeforeValidator(_whole), Field(gt=0)]
+NonNegativeInt = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(_real), Field(gt=0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineConfig(_Model):
+    """`engine:`: order life cycle and housekeeping intervals."""
+
+    warmup_candles: NonNegativeInt = 300
+    order_ttl_seconds: PositiveInt = 90
+    reprice_on_ttl: bool = False
+    order_poll_seconds: PositiveSeconds = 5.0
+    heartbeat_seconds: PositiveSeconds = 5.0
+    leverage: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=125)] = 2
+
+
+class SimulatorConfig(_Model):
+    """`simulator:`: the simulated venue used by mode sim (and paper's local fills)."""
+
+    speed: PositiveSeconds = 1.0
+    data: Path = Path("data")
+    starting_balance_usdt: PositiveDecimal = Decimal(10000)
+    seed: Annotated[int, BeforeValidator(_whole)] = 7
+
+    @field_validator("data")
+    @classmethod
+    def _from_project_root(cls, value: Path) -> Path:
+        # Relative to the project, not the working directory: `make run` and a service agree.
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+
+class RiskLimits(_Model):
+    """`risk:`: the limits the risk gate applies; global, or a symbol's merged with its overrides."""
+
+    max_total_exposure_usdt: PositiveDecimal
+    daily_loss_limit_usdt: PositiveDecimal
+    daily_loss_includes_unrealized: bool = False
+    max_consecutive_losses: PositiveInt
+    loss_cooldown_minutes: NonNegativeInt  # 0 = halted until `python -m trader resume`
+    funding_window_minutes: NonNegativeInt
+    max_orders_per_minute: PositiveInt
+    max_exposure_usdt: PositiveDecimal
+    max_daily_quantity: PositiveDecimal | None = None  # None = no cap
+    allocation: Fraction
+
+
+# Keys a symbol's `risk:` block may override, and whether an explicit null is meaningful there.
+_NULLABLE_OVERRIDES = frozenset({"max_daily_quantity"})
+
+
+class SymbolRiskOverrides(_Model):
+    """A symbol's `risk:` block: any per-symbol limit; unset keys use the global value."""
+
+    max_exposure_usdt: PositiveDecimal | None = None
+    max_daily_quantity: PositiveDecimal | None = None  # explicit null = no cap for this symbol
+    daily_loss_limit_usdt: PositiveDecimal | None = None
+    max_consecutive_losses: PositiveInt | None = None
+    loss_cooldown_minutes: NonNegativeInt | None = None
+    funding_window_minutes: NonNegativeInt | None = None
+    allocation: Fraction | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_limits(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key in RiskLimits.model_fields and key not in cls.model_fields:
+                    raise _problem("is a global limit only; set it in the top-level `risk:` block", at=(key,))
+                if value is None and key in cls.model_fields and key not in _NULLABLE_OVERRIDES:
+                    raise _problem(
+                        "must be a number (leave the key out to use the global limit)", at=(key,)
+                    )
+        return data
+
+
+class SymbolConfig(_Model):
+    """One entry of `symbols:`: what to trade, with which strategy, how big, with which limits."""
+
+    symbol: str
+    strategy: str
+    order_notional_usdt: PositiveDecimal
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk: SymbolRiskOverrides | None = None
+
+    # Set by config.loader.load_config once the strategy's own Params model accepted `params`.
+    _validated_params: BaseModel | None = PrivateAttr(default=None)
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _check_symbol(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise _problem(f"expected a symbol like BTCUSDT, got {value!r}")
+        if SYMBOL_PATTERN.match(value):
+            return value
+        if SYMBOL_PATTERN.match(value.upper()):
+            raise _problem(f"invalid symbol {value!r}: symbols are upper case, write {value.upper()}")
+        raise _problem(
+            f"invalid symbol {value!r}: expected a futures symbol like BTCUSDT "
+            "(A-Z and 0-9, ending in USDT or USDC)"
+        )
+
+    @field_validator("strategy")
+    @classmethod
+    def _check_strategy(cls, value: str) -> str:
+        if not value.strip():
+            raise _problem("must name a strategy")
+        return value
+
+    @property
+    def validated_params(self) -> BaseModel:
+        """The strategy's `Params` instance for `params` (defaults filled in); set by the loader."""
+        if self._validated_params is None:
+            raise RuntimeError(f"{self.symbol}: params not validated; load the file with load_config")
+        return self._validated_params
+
+
+class TraderConfig(_Model):
+    """The whole YAML file."""
+
+    mode: Mode = Mode.SIM
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    risk: RiskLimits
+    symbols: list[SymbolConfig]
+
+    _limits: dict[str, RiskLimits] = PrivateAttr(default_factory=dict)
+
+    @field_validator("symbols")
+    @classmethod
+    def _unique_symbols(cls, symbols: list[SymbolConfig]) -> list[SymbolConfig]:
+        first: dict[str, int] = {}
+        for index, entry in enumerate(symbols):
+            if entry.symbol in first:
+                raise _problem(
+                    f"duplicate symbol {entry.symbol} (also symbols[{first[entry.symbol]}])",
+                    at=(index, "symbol"),
+                )
+            first[entry.symbol] = index
+        return symbols
+
+    @model_validator(mode="after")
+    def _merge_limits(self) -> TraderConfig:
+        # Merged once here, so the risk gate's per-signal lookup is a dict read.
+        for entry in self.symbols:
+            limits = self.risk
+            if entry.risk is not None:
+                override = entry.risk.model_dump(exclude_unset=True)
+                limits = self.risk.model_copy(update=override)
+            self._limits[entry.symbol] = limits
+        return self
+
+    def risk_for(self, symbol: str) -> RiskLimits:
+        """The effective limits of `symbol`: global ones with the symbol's overrides applied.
+
+        A symbol that is not (or no longer) configured gets the global limits, so a position left
+        over from a removed symbol is still governed.
+        """
+        return self._limits.get(symbol, self.risk)
+
+    def symbol(self, symbol: str) -> SymbolConfig | None:
+        """The entry for `symbol`, or None."""
+        return next((entry for entry in self.symbols if entry.symbol == symbol), None)
