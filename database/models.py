@@ -1,0 +1,366 @@
+"""The database tables (SQLModel) and who writes them.
+
+| table             | written by                         | holds                                        |
+|-------------------|------------------------------------|----------------------------------------------|
+| orders            | executor.order_store               | every order, PENDING_NEW before it is sent   |
+| order_events      | executor.order_store               | the audit trail of each order's states       |
+| fills             | executor.order_store               | our trades, unique on (symbol, trade_id)     |
+| positions         | executor.order_store               | one-way position per symbol, PnL, fees       |
+| funding_payments  | executor.order_store               | funding fees, unique on (symbol, time)       |
+| signals           | trader.audit                       | every signal with the inputs that fired it   |
+| risk_decisions    | executor.risk_gate                 | every accept/reject with reason and numbers  |
+| volatility_events | trader.audit                       | 5-second volatility guard activations        |
+| candles_1m        | trader.market_data (upsert_candles)| closed 1m candles, key (symbol, open_time)   |
+| strategy_state    | trader.audit.DatabaseStateStore    | strategy state that survives a restart       |
+| control           | executor.kill_switch               | the kill switch and per-symbol halts         |
+| alerts            | (alerting issue)                   | alerts and their delivery attempts           |
+| equity_snapshots  | (equity issue)                     | the equity curve                             |
+| backtest_runs     | (backtest issue)                   | backtest configurations and results          |
+
+The dashboard reads every table, read-only.
+
+Conventions: money, prices and quantities are `Money` (exact Decimal, database/types.py); times are
+BIGINT epoch milliseconds named `*_time` (or `time`); JSON documents (signal inputs, risk details,
+strategy state, backtest config/result) are TEXT the writer serialises with `json.dumps`; ids are
+autoincrement integers. A table class refuses keyword arguments that are not its columns: SQLModel
+would otherwise drop a misspelt column silently and write its default.
+
+A schema change is a new Alembic revision in database/migrations/versions; the test suite fails
+when the migrations and these classes disagree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, MetaData, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from database.types import Money
+
+# Deterministic constraint names, so a later migration can alter or drop them by name on every
+# backend (SQLite batch mode needs the name; PostgreSQL would invent its own). Set before any table
+# is declared: names are given when a constraint is attached to its table.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata: MetaData = SQLModel.metadata
+
+_ZERO = Decimal(0)
+
+# Column widths. PostgreSQL enforces them (SQLite does not), so they are generous where the value
+# comes from configuration or a strategy, and exact where the venue fixes the format.
+_SYMBOL = 32
+_STRATEGY = 64
+_ENUM = 32  # side, order type, state, intent, action, level...
+_CLIENT_ID = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
+_SIGNAL_ID = 255
+_ASSET = 16
+
+
+def _text(default: str = "") -> Any:
+    """A NOT NULL TEXT column (free text or a JSON document)."""
+    return Field(default=default, sa_type=Text())
+
+
+def _millis(*, default: int | None = 0, index: bool = False) -> Any:
+    """An epoch-milliseconds BIGINT column (nullable when the annotation says `| None`)."""
+    return Field(default=default, sa_type=BigInteger(), index=index)
+
+
+def _money(default: Decimal | None = _ZERO) -> Any:
+    """An exact Decimal column (nullable when the annotation says `| None`)."""
+    return Field(default=default, sa_type=Money())
+
+
+class _Table(SQLModel):
+    """Base of every table: construction with an unknown column name is an error, not a no-op."""
+
+    def __init__(self, **data: Any) -> None:
+        unknown = data.keys() - type(self).model_fields.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no column(s) {', '.join(sorted(unknown))}")
+        super().__init__(**data)
+
+
+# --- the order path ------------------------------------------------------------------------------
+
+
+class OrderRow(_Table, table=True):
+    """One order intent, from PENDING_NEW (written before any byte is sent) to its final state.
+
+    `state` is executor.order_state.OrderState's name; `expire_time` is the TTL deadline of a resting
+    entry (None: no TTL); `intent` says why the order exists (entry, exit, TTL re-price...).
+    """
+
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_order_id: str = Field(max_length=_CLIENT_ID, unique=True)
+    symbol: str = Field(max_length=_SYMBOL, index=True)
+    strategy: str = Field(default="", max_length=_STRATEGY)
+    side: str = Field(max_length=_ENUM)
+    order_type: str = Field(max_length=_ENUM)
+    time_in_force: str | None = Field(default=None, max_length=_ENUM)
+    quantity: Decimal = _money()
+    price: Decimal | None = _money(None)
+    reduce_only: bool = False
+    state: str = Field(max_length=_ENUM, index=True)
+    venue_order_id: int | None = _millis(default=None)  # the venue's order id (BIGINT)
+    filled_qty: Decimal = _money()
+    avg_price: Decimal = _money()
+    cum_quote: Decimal = _money()
+    signal_id: str | None = Field(default=None, max_length=_SIGNAL_ID, index=True)
+    intent: str = Field(default="", max_length=_ENUM)
+    reason: str = _text()
+    send_attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text())
+    created_time: int = _millis()
+    updated_time: int = _millis()
+    expire_time: int | None = _millis(default=None)
+
+
+class OrderEventRow(_Table, table=True):
+    """One state change of one order (`event` is the new state's name): the audit trail."""
+
+    __tablename__ = "order_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_order_id: str = Field(max_length=_CLIENT_ID, index=True)
+    event: str = Field(max_length=_ENUM)
+    detail: str = _text()
+    event_time: int = _millis()
+
+
+class FillRow(_Table, table=True):
+    """One of our trades; the venue's (symbol, trade_id) books it exactly once.
+
+    `order_id` is the venue's order id (Binance's name for it); `realized_pnl` is what the fill
+    realized in our own accounting.
+    """
+
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("symbol", "trade_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(max_length=_SYMBOL)  # queries by symbol use the (symbol, trade_id) key
+    trade_id: int = _millis()
+    order_id: int = _millis()
+    client_order_id: str = Field(max_length=_CLIENT_ID, index=True)
+    side: str = Field(max_length=_ENUM)
+    price: Decimal = _money()
+    quantity: Decimal = _money()
+    commission: Decimal = _money()
+    commission_asset: str = Field(default="USDT", max_length=_ASSET)
+    realized_pnl: Decimal = _money()
+    is_maker: bool = False
+    time: int = _millis(index=True)  # the day's realized PnL is summed by time
+
+
+class PositionRow(_Table, table=True):
+    """The one-way-mode position of a symbol; `quantity` is signed (short < 0)."""
+
+    __tablename__ = "positions"
+
+    symbol: str = Field(max_length=_SYMBOL, primary_key=True)
+    strategy: str = Field(default="", max_length=_STRATEGY)
+    quantity: Decimal = _money()
+    entry_price: Decimal = _money()
+    realized_pnl: Decimal = _money()
+    fees: Decimal = _money()
+    funding: Decimal = _money()
+    opened_time: int | None = _millis(default=None)
+    updated_time: int = _millis()
+
+
+class FundingPaymentRow(_Table, table=True):
+    """A funding fee paid (< 0) or received (> 0); one per (symbol, time)."""
+
+    __tablename__ = "funding_payments"
+    __table_args__ = (UniqueConstraint("symbol", "time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(max_length=_SYMBOL)
+    amount: Decimal = _money()
+    asset: str = Field(default="USDT", max_length=_ASSET)
+    time: int = _millis()
+
+
+FundingRow = FundingPaymentRow  # the name the database brief uses
+
+
+# --- strategies and risk -------------------------------------------------------------------------
+
+
+class SignalRow(_Table, table=True):
+    """A strategy signal with the indicator values that made it fire (`inputs`: JSON str -> str)."""
+
+    __tablename__ = "signals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: str = Field(max_length=_SIGNAL_ID, unique=True)
+    symbol: str = Field(max_length=_SYMBOL, index=True)
+    strategy: str = Field(max_length=_STRATEGY)
+    action: str = Field(max_length=_ENUM)
+    reason: str = _text()
+    price: Decimal = _money()
+    notional: Decimal | None = _money(None)
+    inputs: str = _text("{}")
+    event_time: int = _millis(index=True)
+
+
+class RiskDecisionRow(_Table, table=True):
+    """The risk gate's verdict on a signal, with the numbers behind it (`details`: JSON)."""
+
+    __tablename__ = "risk_decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: str = Field(max_length=_SIGNAL_ID, index=True)
+    symbol: str = Field(max_length=_SYMBOL, index=True)
+    strategy: str = Field(max_length=_STRATEGY)
+    accepted: bool
+    reason: str = _text()
+    details: str = _text("{}")
+    event_time: int = _millis(index=True)
+
+
+class VolatilityEventRow(_Table, table=True):
+    """One activation of the 5-second volatility guard: entries blocked until `until_time`."""
+
+    __tablename__ = "volatility_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(max_length=_SYMBOL, index=True)
+    strategy: str = Field(max_length=_STRATEGY)
+    range_fraction: Decimal = _money()
+    threshold: Decimal = _money()
+    until_time: int = _millis()
+    event_time: int = _millis()
+
+
+class StrategyStateRow(_Table, table=True):
+    """A strategy's persisted state (JSON) for one symbol."""
+
+    __tablename__ = "strategy_state"
+
+    symbol: str = Field(max_length=_SYMBOL, primary_key=True)
+    strategy: str = Field(max_length=_STRATEGY, primary_key=True)
+    state: str = _text("{}")
+    updated_time: int = _millis()
+
+
+class ControlRow(_Table, table=True):
+    """Operator controls that survive restarts: the kill switch and per-symbol halts."""
+
+    __tablename__ = "control"
+
+    key: str = Field(max_length=128, primary_key=True)
+    value: str = _text()
+    updated_time: int = _millis()
+
+
+# --- market data ---------------------------------------------------------------------------------
+
+
+class CandleRow(_Table, table=True):
+    """A closed 1m candle; (symbol, open_time) is the key, so a candle is stored once."""
+
+    __tablename__ = "candles_1m"
+
+    symbol: str = Field(max_length=_SYMBOL, primary_key=True)
+    open_time: int = Field(sa_type=BigInteger(), primary_key=True, sa_column_kwargs={"autoincrement": False})
+    close_time: int = _millis()
+    open: Decimal = _money()
+    high: Decimal = _money()
+    low: Decimal = _money()
+    close: Decimal = _money()
+    volume: Decimal = _money()
+    quote_volume: Decimal = _money()
+    trades: int = 0
+
+
+# --- later issues --------------------------------------------------------------------------------
+
+
+class AlertRow(_Table, table=True):
+    """An alert for humans and its delivery state (the sender retries undelivered ones)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index(None, "delivered", "time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: int = _millis(index=True)
+    level: str = Field(max_length=_ENUM)
+    kind: str = Field(max_length=64)
+    message: str = _text()
+    delivered: bool = False
+    attempts: int = 0
+
+
+class EquityRow(_Table, table=True):
+    """A point of the equity curve: equity = wallet balance + unrealized PnL."""
+
+    __tablename__ = "equity_snapshots"
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: int = _millis(index=True)
+    wallet_balance: Decimal = _money()
+    unrealized_pnl: Decimal = _money()
+    equity: Decimal = _money()
+
+
+class BacktestRunRow(_Table, table=True):
+    """One backtest run: its configuration and result (JSON) and whether it finished."""
+
+    __tablename__ = "backtest_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_time: int = _millis(index=True)
+    name: str = Field(default="", sa_type=String(200))
+    config: str = _text("{}")
+    result: str = _text("{}")
+    status: str = Field(default="", max_length=_ENUM)
+
+
+TABLES: tuple[type[SQLModel], ...] = (
+    OrderRow,
+    OrderEventRow,
+    FillRow,
+    PositionRow,
+    FundingPaymentRow,
+    SignalRow,
+    RiskDecisionRow,
+    VolatilityEventRow,
+    StrategyStateRow,
+    ControlRow,
+    CandleRow,
+    AlertRow,
+    EquityRow,
+    BacktestRunRow,
+)
+
+__all__ = [
+    "TABLES",
+    "AlertRow",
+    "BacktestRunRow",
+    "CandleRow",
+    "ControlRow",
+    "EquityRow",
+    "FillRow",
+    "FundingPaymentRow",
+    "FundingRow",
+    "OrderEventRow",
+    "OrderRow",
+    "PositionRow",
+    "RiskDecisionRow",
+    "SignalRow",
+    "StrategyStateRow",
+    "VolatilityEventRow",
+    "metadata",
+]
