@@ -1,0 +1,79 @@
+"""What the gateway returns from REST calls: plain, exact, venue-neutral records.
+
+The gateway translates the SDK's response models into these, so nothing past the gateway depends on
+the SDK's classes or on Binance's one-letter field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trader.events import Side, VenueOrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrder:
+    """An order as the venue reports it (POST/GET/DELETE /fapi/v1/order, openOrders)."""
+
+    symbol: str
+    client_order_id: str
+    order_id: int
+    side: Side
+    order_type: str
+    time_in_force: str
+    status: VenueOrderStatus
+    orig_qty: Decimal
+    price: Decimal
+    avg_price: Decimal
+    executed_qty: Decimal
+    cum_quote: Decimal
+    reduce_only: bool
+    update_time: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueTrade:
+    """One of our fills (GET /fapi/v1/userTrades)."""
+
+    symbol: str
+    trade_id: int
+    order_id: int
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    realized_pnl: Decimal
+    is_maker: bool
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenuePosition:
+    """A one-way-mode position (GET /fapi/v3/positionRisk); `quantity` is signed (short < 0)."""
+
+    symbol: str
+    quantity: Decimal
+    entry_price: Decimal
+    mark_price: Decimal
+    unrealized_pnl: Decimal
+    notional: Decimal
+    leverage: int | None
+    update_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueBalance:
+    """One asset of the futures wallet (GET /fapi/v3/balance)."""
+
+    asset: str
+    wallet_balance: Decimal
+    available_balance: Decimal
+    unrealized_pnl: Decimal
+    update_time: int
