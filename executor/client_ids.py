@@ -1,0 +1,39 @@
+"""Deterministic client order ids: one order intent, one id, across restarts and replays.
+
+Binance accepts `newClientOrderId` matching ^[.A-Z:/a-z0-9_-]{1,36}$ and refuses a second open
+order with the same id, so an id derived only from the signal id makes a replayed signal map to the
+order that already exists instead of a second one.
+
+The id is `tr-` followed by the first 130 bits of SHA-256 of the signal id, in lower-case base32
+(26 characters): 29 characters in total, which leaves room for the order manager's `.r1` suffix of
+a re-priced copy. 130 bits make a collision between two different intents practically impossible.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+CLIENT_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+PREFIX = "tr-"
+_DIGEST_CHARS = 26  # 26 base32 characters = 130 bits
+
+
+def client_order_id_for(signal_id: str, attempt: int = 0) -> str:
+    """The client order id of the order for `signal_id`.
+
+    `attempt` > 0 gives a different, equally deterministic id for a deliberate new order for the
+    same intent (for example after the first one was rejected); attempt 0 is the id the risk gate
+    uses.
+    """
+    if attempt < 0:
+        raise ValueError(f"attempt must be >= 0, got {attempt}")
+    # The attempt is appended only when non-zero, so attempt 0 depends on the signal id alone.
+    material = signal_id if attempt == 0 else f"{signal_id}\x00{attempt}"
+    digest = hashlib.sha256(material.encode("utf-8")).digest()
+    encoded = base64.b32encode(digest).decode("ascii").lower()
+    return PREFIX + encoded[:_DIGEST_CHARS]
+
+
+__all__ = ["CLIENT_ID_PATTERN", "PREFIX", "client_order_id_for"]

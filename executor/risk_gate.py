@@ -1,0 +1,502 @@
+"""The risk gate: every signal in, one `RiskDecision` out, and an `OrderRequest` for the accepted.
+
+```
+ signal.*  ──▶ RiskGate ──▶ risk.decision (every signal)    ──▶ risk_decisions table (batched)
+ market.*  ──▶    │      ──▶ order.request (accepted only)
+ order.update ──▶ │  (RiskState: marks, funding, positions, pending orders, daily PnL, halts)
+ position.update ─┘
+```
+
+- Sizing, the rules and their boundaries are in `executor/risk_rules.py` (entries: LIMIT GTC at the
+  passive-rounded signal price, shrunk to the room the exposure limits leave; CLOSE: MARKET
+  reduce-only for the open quantity, never blocked by an entry limit, a halt or the kill switch).
+- The gate subscribes to `market.*` itself for mark prices and funding times (no method to feed).
+- Exactly once starts here: the client order id is a pure function of the signal id
+  (`executor/client_ids.py`), and a signal id that was accepted before (this run, or any earlier run:
+  loaded from `risk_decisions` at start) is answered `duplicate_signal` without an order request.
+  Should the process die after publishing an order but before its decision row is written, the
+  replayed signal gets the same client id and the order manager finds the existing order.
+- Decisions are written to the database on the database thread in batches, never on the hot path;
+  a failed write is retried, never dropped silently.
+- Consecutive-loss halts are applied in-process at once and persisted through the kill switch's
+  control table; `KillSwitchWatcher` feeds the table's state back in via `apply_halts`.
+- `set_equity` is fed by the daemon from account balances; until then `starting_equity` is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from config.models import RiskLimits
+from database.engine import Database
+from database.models import ControlRow, FillRow, OrderRow, RiskDecisionRow
+from executor import order_store
+from executor.client_ids import client_order_id_for
+from executor.kill_switch import HaltState, read_halts, write_halt
+from executor.order_state import OrderState
+from executor.positions import Position
+from executor.risk_rules import (
+    Reason,
+    SymbolHalt,
+    Verdict,
+    cooldown_until,
+    evaluate_close,
+    evaluate_entry,
+    halt_after_losses,
+)
+from executor.risk_state import DAY_MS, ClosedTrip, RiskState
+from trader.bus import Bus, Subscription, SubscriptionClosed
+from trader.events import (
+    MarkPrice,
+    OrderRequest,
+    OrderUpdate,
+    PositionUpdate,
+    RiskDecision,
+    Signal,
+    SignalAction,
+)
+from trader.instruments import Instrument
+from utils.clock import Clock
+
+_log = structlog.get_logger(__name__)
+
+_RETRY_S = 1.0
+_ZERO = Decimal(0)
+
+
+def _row(decision: RiskDecision) -> RiskDecisionRow:
+    return RiskDecisionRow(
+        signal_id=decision.signal_id,
+        symbol=decision.symbol,
+        strategy=decision.strategy,
+        accepted=decision.accepted,
+        reason=decision.reason,
+        details=json.dumps(dict(decision.details), sort_keys=True),
+        event_time=decision.event_time,
+    )
+
+
+STREAK_PREFIX = "streak:"  # control key `streak:<SYMBOL>:<strategy>` -> losing trades in a row
+
+
+def _store(
+    session: Session,
+    decisions: list[RiskDecision],
+    halts: list[SymbolHalt],
+    now_ms: int,
+    streaks: dict[tuple[str, str], int] | None = None,
+) -> None:
+    """Write decisions, halts and losing streaks in one transaction; one row per decision, even on
+    a conflict."""
+    for (strategy, symbol), count in (streaks or {}).items():
+        key = f"{STREAK_PREFIX}{symbol}:{strategy}"
+        row = session.get(ControlRow, key)
+        if row is None:
+            row = ControlRow(key=key, value=str(count), updated_time=now_ms)
+        else:
+            row.value, row.updated_time = str(count), now_ms
+        session.add(row)
+    for halt in halts:
+        write_halt(
+            session,
+            halt.reason,
+            symbol=halt.symbol,
+            until_ms=halt.until_ms,
+            strategy=halt.strategy,
+            now_ms=now_ms,
+        )
+    if not decisions:
+        session.commit()
+        return
+    session.add_all([_row(d) for d in decisions])
+    try:
+        session.commit()
+    except IntegrityError:
+        # One row conflicts (a decision already stored by an earlier run): store the others.
+        session.rollback()
+        for decision in decisions:
+            session.add(_row(decision))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+
+
+def _accepted_signal_ids(session: Session) -> set[str]:
+    rows = session.exec(
+        select(RiskDecisionRow.signal_id).where(col(RiskDecisionRow.accepted).is_(True))
+    ).all()
+    return set(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Restored:
+    accepted_ids: set[str]
+    halts: HaltState
+    positions: dict[str, Position]
+    live_orders: list[order_store.StoredOrder]
+    realized_today: dict[tuple[str, str], Decimal]  # (strategy, symbol) -> PnL of today's fills
+    opened_today: dict[str, Decimal]  # symbol -> entry quantity opened today
+    streaks: dict[tuple[str, str], int]  # (strategy, symbol) -> losing trades in a row
+
+
+def _load(session: Session, day_start: int) -> _Restored:
+    """What must survive a restart, read in one go at start-up."""
+    live = order_store.orders_in_states(session, [s for s in OrderState if not s.is_terminal])
+    positions = order_store.load_positions(session)
+    fills = session.exec(
+        select(col(FillRow.symbol), col(FillRow.realized_pnl), col(OrderRow.strategy))
+        .join(OrderRow, col(OrderRow.client_order_id) == col(FillRow.client_order_id), isouter=True)
+        .where(col(FillRow.time) >= day_start)
+    ).all()
+    realized: dict[tuple[str, str], Decimal] = {}
+    for symbol, pnl, strategy in fills:
+        owner = strategy or (positions[symbol].strategy if symbol in positions else "")
+        realized[(owner, symbol)] = realized.get((owner, symbol), _ZERO) + Decimal(pnl)
+    entries = session.exec(
+        select(OrderRow).where(col(OrderRow.created_time) >= day_start, col(OrderRow.reduce_only).is_(False))
+    ).all()
+    opened: dict[str, Decimal] = {}
+    for row in entries:
+        # A finished order opened what it filled; a live one may still open all of it.
+        qty = Decimal(row.filled_qty) if OrderState(row.state).is_terminal else Decimal(row.quantity)
+        opened[row.symbol] = opened.get(row.symbol, _ZERO) + qty
+    streaks: dict[tuple[str, str], int] = {}
+    saved = session.exec(select(ControlRow).where(col(ControlRow.key).startswith(STREAK_PREFIX))).all()
+    for control in saved:
+        symbol, _, strategy = control.key[len(STREAK_PREFIX):].partition(":")
+        streaks[(strategy, symbol)] = int(control.value)
+    return _Restored(
+        _accepted_signal_ids(session), read_halts(session), positions, live, realized, opened, streaks
+    )
+
+
+class RiskGate:
+    """Judges signals against `RiskLimits` and turns the accepted ones into order requests.
+
+    Construct before the producers start (it subscribes in the constructor), then run `run()` as a
+    task. `limits_for(symbol)` gives a symbol's merged limits (`TraderConfig.risk_for`).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        db: Database,
+        instruments: Mapping[str, Instrument],
+        *,
+        limits_for: Callable[[str], RiskLimits],
+        starting_equity: Decimal,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._db = db
+        self._instruments = instruments
+        self._limits_for = limits_for
+        self.state = RiskState(clock, equity=starting_equity)
+        self._signals: Subscription = bus.subscribe("signal.*", name="risk.signals")
+        self._market: Subscription = bus.subscribe("market.*", name="risk.market")
+        self._orders: Subscription = bus.subscribe("order.update", name="risk.orders")
+        self._positions: Subscription = bus.subscribe("position.update", name="risk.positions")
+        self._accepted_ids: set[str] = set()
+        self._unwritten: list[RiskDecision] = []
+        self._local_halts: dict[str, SymbolHalt] = {}  # issued here, not yet in the control table
+        self._unwritten_streaks: dict[tuple[str, str], int] = {}
+        self._halt_epoch = 0
+        self._wake = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the start-up state is loaded
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+        self.decisions_written = 0
+        self.write_errors = 0
+        self.halts_issued = 0
+
+    # --- configuration and feeds from the daemon ----------------------------------------------
+
+    def update_limits(self, limits_for: Callable[[str], RiskLimits]) -> None:
+        """Use new limits from the next signal on (a live configuration edit)."""
+        self._limits_for = limits_for
+
+    def update_instruments(self, instruments: Mapping[str, Instrument]) -> None:
+        """Use new instrument rules (a re-read exchangeInfo)."""
+        self._instruments = instruments
+
+    def set_equity(self, equity: Decimal) -> None:
+        """The account's equity (wallet + unrealized, USDT), the base of the allocation limit."""
+        self.state.equity = equity
+
+    @property
+    def halt_epoch(self) -> int:
+        """Changes each time a halt issued here has been written to the control table."""
+        return self._halt_epoch
+
+    def apply_halts(self, state: HaltState, epoch: int) -> None:
+        """The control table's halts, read when `halt_epoch` was `epoch` (KillSwitchWatcher)."""
+        if epoch != self._halt_epoch:
+            return  # read before a halt of ours was written: stale, the next poll will have it
+        symbols = dict(state.symbols)
+        symbols.update(self._local_halts)
+        if state.global_reason != self.state.global_halt:
+            _log.warning(
+                "risk.kill_switch", halted=state.global_reason is not None, reason=state.global_reason
+            )
+        self.state.set_halts(state.global_reason, symbols)
+
+    # --- the task ------------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Load what must survive a restart before the first signal is judged: accepted signal
+        ids, halts, positions, live orders, today's realized PnL and opened quantity."""
+        now = self._clock.now_ms()
+        restored = await self._db.run(lambda s: _load(s, now - now % DAY_MS))
+        self._accepted_ids |= restored.accepted_ids
+        self.apply_halts(restored.halts, self._halt_epoch)
+        for position in restored.positions.values():
+            # The baseline: later position updates add only what they realize on top of it.
+            self.state.on_position(
+                PositionUpdate(
+                    symbol=position.symbol,
+                    quantity=position.quantity,
+                    entry_price=position.entry_price,
+                    realized_pnl=position.realized_pnl,
+                    event_time=now,
+                    strategy=position.strategy,
+                )
+            )
+        for stored in restored.live_orders:
+            self.state.track_order(stored.request, stored.filled_qty)
+        for (strategy, symbol), pnl in restored.realized_today.items():
+            self.state.add_realized_today(strategy, symbol, pnl)
+        for symbol, quantity in restored.opened_today.items():
+            self.state.add_opened_today(symbol, quantity)
+        for (strategy, symbol), count in restored.streaks.items():
+            self.state.set_losses(strategy, symbol, count)
+        self.ready.set()
+        _log.info(
+            "risk.restored",
+            accepted_signals=len(restored.accepted_ids),
+            global_halt=restored.halts.global_reason,
+            symbol_halts=sorted(restored.halts.symbols),
+            positions=len(restored.positions),
+            live_orders=len(restored.live_orders),
+        )
+
+    async def run(self) -> None:
+        """Restore, then judge signals and track state until cancelled; unwritten decisions are
+        written on the way out."""
+        writer = asyncio.create_task(self._writer(), name="risk.writer")
+        try:
+            await self.restore()
+            await asyncio.gather(
+                self._consume(self._positions, self._on_position),
+                self._consume(self._orders, self._on_order_update),
+                self._consume(self._market, self._on_market),
+                self._consume(self._signals, self.handle_signal),
+            )
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await asyncio.shield(self._flush_final())
+
+    async def _consume(self, sub: Subscription, handler: Callable[[Any], object]) -> None:
+        while True:
+            try:
+                event = await sub.get()
+            except SubscriptionClosed:
+                return
+            try:
+                handler(event)
+            except Exception as exc:  # one bad event must not stop the gate; it is logged whole
+                _log.error(
+                    "risk.event_failed", topic=sub.pattern, event=repr(event), error=repr(exc), exc_info=exc
+                )
+
+    # --- state feeds ---------------------------------------------------------------------------
+
+    def _on_market(self, event: object) -> None:
+        if type(event) is MarkPrice:
+            self.state.on_mark(event)
+
+    def _on_order_update(self, event: object) -> None:
+        if isinstance(event, OrderUpdate):
+            self.state.on_order_update(event)
+
+    def _on_position(self, event: object) -> None:
+        if isinstance(event, PositionUpdate):
+            trip = self.state.on_position(event)
+            if trip is not None:
+                self._after_trip(trip)
+
+    def _after_trip(self, trip: ClosedTrip) -> None:
+        # The streak survives a restart: it is written with the next batch of decisions.
+        self._unwritten_streaks[(trip.strategy, trip.symbol)] = trip.consecutive_losses
+        self._wake.set()
+        limits = self._limits_for(trip.symbol)
+        if not trip.lost or not halt_after_losses(trip.consecutive_losses, limits):
+            return
+        now = self._clock.now_ms()
+        halt = SymbolHalt(
+            symbol=trip.symbol,
+            reason=f"{trip.consecutive_losses} consecutive losing trades",
+            until_ms=cooldown_until(now, limits),
+            strategy=trip.strategy,
+        )
+        self.state.halt_symbol(halt)
+        self.state.reset_losses(trip.strategy, trip.symbol)
+        self._unwritten_streaks[(trip.strategy, trip.symbol)] = 0
+        self._local_halts[trip.symbol] = halt
+        self.halts_issued += 1
+        self._wake.set()
+        _log.warning(
+            "risk.symbol_halted",
+            symbol=trip.symbol,
+            strategy=trip.strategy,
+            reason=halt.reason,
+            until_ms=halt.until_ms,
+            last_trade_pnl=str(trip.pnl),
+        )
+
+    # --- signals -------------------------------------------------------------------------------
+
+    def handle_signal(self, signal: Signal) -> RiskDecision:
+        """Judge one signal: publish the decision (and the order request when accepted), queue the
+        decision for the database."""
+        if signal.signal_id in self._accepted_ids:
+            verdict = Verdict(Reason.DUPLICATE_SIGNAL, {"signal_id": signal.signal_id})
+        else:
+            verdict = self._judge(signal)
+        now = self._clock.now_ms()
+        request: OrderRequest | None = None
+        details = dict(verdict.details)
+        if verdict.accepted:
+            assert verdict.side is not None and verdict.order_type is not None
+            request = OrderRequest(
+                client_order_id=client_order_id_for(signal.signal_id),
+                symbol=signal.symbol,
+                strategy=signal.strategy,
+                side=verdict.side,
+                order_type=verdict.order_type,
+                quantity=verdict.quantity,
+                created_time=now,
+                price=verdict.price,
+                time_in_force=verdict.time_in_force,
+                reduce_only=verdict.reduce_only,
+                signal_id=signal.signal_id,
+            )
+            details["client_order_id"] = request.client_order_id
+            details["order_type"] = request.order_type.value
+            self._accepted_ids.add(signal.signal_id)
+            self.state.record_order(request)
+            self.accepted += 1
+        else:
+            self.rejected[verdict.reason.value] += 1
+        decision = RiskDecision(
+            signal_id=signal.signal_id,
+            symbol=signal.symbol,
+            strategy=signal.strategy,
+            accepted=verdict.accepted,
+            reason=verdict.reason.value,
+            event_time=now,
+            details=MappingProxyType(details),
+        )
+        self._bus.publish("risk.decision", decision)
+        if request is not None:
+            self._bus.publish("order.request", request)
+        self._unwritten.append(decision)
+        self._wake.set()
+        return decision
+
+    def _judge(self, signal: Signal) -> Verdict:
+        symbol = signal.symbol
+        if signal.action is SignalAction.CLOSE:
+            return evaluate_close(signal, self.state.position_qty(symbol), self.state.closing_qty(symbol))
+        instrument = self._instruments.get(symbol)
+        if instrument is None:
+            return Verdict(Reason.UNKNOWN_SYMBOL, {"symbol": symbol})
+        if not instrument.is_trading:
+            return Verdict(Reason.SYMBOL_NOT_TRADING, {"status": instrument.status})
+        context = self.state.entry_context(signal.strategy, symbol)
+        return evaluate_entry(signal, context, self._limits_for(symbol), instrument)
+
+    # --- the database writer ---------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not await self._flush():
+                await asyncio.sleep(_RETRY_S)
+                self._wake.set()
+
+    async def _flush(self) -> bool:
+        """Write what is queued; False (everything kept for a retry) when the write failed."""
+        decisions, self._unwritten = self._unwritten, []
+        streaks, self._unwritten_streaks = self._unwritten_streaks, {}
+        halts = list(self._local_halts.values())
+        if not decisions and not halts and not streaks:
+            return True
+        now = self._clock.now_ms()
+        try:
+            # Shielded: a shutdown that cancels the writer mid-write still lets the write finish.
+            await asyncio.shield(self._db.run(lambda s: _store(s, decisions, halts, now, streaks)))
+        except Exception as exc:
+            self.write_errors += 1
+            self._unwritten[:0] = decisions
+            self._unwritten_streaks = {**streaks, **self._unwritten_streaks}
+            _log.error("risk.write_failed", error=f"{type(exc).__name__}: {exc}", decisions=len(decisions))
+            return False
+        self.decisions_written += len(decisions)
+        if halts:
+            for halt in halts:
+                if self._local_halts.get(halt.symbol) is halt:
+                    del self._local_halts[halt.symbol]
+            self._halt_epoch += 1
+        return True
+
+    async def _flush_final(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._flush()
+
+    async def flush(self) -> None:
+        """Write every queued decision and halt now (tests, shutdown)."""
+        await self._flush()
+
+    # --- heartbeat -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counters and state for status/heartbeat.json."""
+        now = self._clock.now_ms()
+        return {
+            "accepted": self.accepted,
+            "rejected": dict(self.rejected),
+            "decisions_written": self.decisions_written,
+            "decisions_unwritten": len(self._unwritten),
+            "write_errors": self.write_errors,
+            "halts_issued": self.halts_issued,
+            "kill_switch": self.state.global_halt,
+            "symbol_halts": {
+                s: {"reason": h.reason, "until_ms": h.until_ms}
+                for s, h in self.state.halts().items()
+                if h.active(now)
+            },
+            "equity": str(self.state.equity),
+            "total_exposure": str(self.state.total_exposure()),
+            "orders_last_minute": self.state.orders_in_window(),
+            "pending_orders": self.state.pending_count(),
+        }
+
+
+__all__ = ["RiskGate"]

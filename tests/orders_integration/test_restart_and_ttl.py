@@ -1,0 +1,106 @@
+"""Scenario 8 (the daemon killed between writing an order and sending it, then reconciled at
+start-up) and scenario 10 (an unfilled entry is cancelled after its TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from functools import partial
+
+from database.engine import Database
+from executor import order_store
+from executor.order_state import OrderState
+from executor.reconcile import NEVER_REACHED, reconcile
+from tests.orders_integration.rig import SYMBOL, Rig, check_db_matches_venue, order_rig, wait_for
+from trader.events import OrderRequest, Side
+from utils.decimals import PriceIntent, quantize_price
+
+
+async def _written_not_sent(rig: Rig, request: OrderRequest) -> None:
+    """What the order manager commits before sending: the PENDING_NEW row (then the 'crash')."""
+    inserted = await rig.db.run(
+        partial(
+            order_store.insert_order,
+            request=request,
+            state=OrderState.PENDING_NEW,
+            now=rig.clock.now_ms(),
+        )
+    )
+    assert inserted
+
+
+async def test_killed_before_sending_is_resolved_as_never_arrived_and_never_sent(db: Database) -> None:
+    async with order_rig(db, start_manager=False) as rig:
+        await _written_not_sent(rig, rig.request("itest-crash-unsent", Side.BUY, "10"))
+        report = await reconcile(rig.gateway, db, rig.clock, rig.instruments, settle_seconds=1.0)
+        assert report.never_arrived == 1
+        row = await rig.order_row("itest-crash-unsent")
+        assert row is not None and row.state == "CANCELED" and row.reason == NEVER_REACHED
+        # The restarted manager does not send it either.
+        await rig.start_manager()
+        await asyncio.sleep(1.0)
+        assert rig.venue_orders_for("itest-crash-unsent") == []
+        assert rig.manager.counters.send_attempts == 0
+        await check_db_matches_venue(rig)
+
+
+async def test_killed_after_the_venue_got_it_is_adopted_with_fills_and_position(db: Database) -> None:
+    async with order_rig(db, start_manager=False) as rig:
+        request = rig.request("itest-crash-sent", Side.BUY, "10")
+        await _written_not_sent(rig, request)
+        await rig.probe.place_order(request)  # the request left just before the crash
+        report = await reconcile(rig.gateway, db, rig.clock, rig.instruments, settle_seconds=1.0)
+        assert report.filled == 1 and report.fills_backfilled == 1, report
+        row = await rig.order_row("itest-crash-sent")
+        assert row is not None and row.state == "FILLED" and Decimal(row.filled_qty) == 10
+        position = await rig.position_row()
+        assert position is not None and Decimal(position.quantity) == 10
+        await check_db_matches_venue(rig, within=0)
+        # The restarted manager neither resends it nor books it twice.
+        await rig.start_manager()
+        rig.publish(request)
+        await asyncio.sleep(1.0)
+        assert len(rig.venue_orders_for("itest-crash-sent")) == 1
+        await check_db_matches_venue(rig, within=0)
+
+
+async def test_a_request_still_in_flight_at_restart_is_adopted_not_declared_lost(db: Database) -> None:
+    """The request left just before the crash and reaches the venue while reconciliation runs:
+    "never arrived" may only be concluded once its recvWindow has passed (in wall time)."""
+    async with order_rig(db, start_manager=False, speed=120) as rig:
+        request = rig.request("itest-crash-inflight", Side.BUY, "10")
+        await _written_not_sent(rig, request)
+
+        async def lands_late() -> None:
+            await asyncio.sleep(0.4)
+            await rig.probe.place_order(request)
+
+        late = asyncio.create_task(lands_late())
+        report = await reconcile(rig.gateway, db, rig.clock, rig.instruments, settle_seconds=1.0)
+        await late
+        assert report.never_arrived == 0, report
+        row = await rig.order_row("itest-crash-inflight")
+        assert row is not None and row.state == "FILLED", (row.state if row else None)
+        await check_db_matches_venue(rig, within=0)
+
+
+async def test_an_unfilled_entry_is_cancelled_after_its_ttl(db: Database) -> None:
+    # TTL 30 s of market time at speed 60: half a second of wall time.
+    async with order_rig(db, speed=60, ttl_s=30) as rig:
+        tick = rig.instruments[SYMBOL].tick_size
+        far = quantize_price(rig.mark() * Decimal("0.955"), tick, Side.BUY, PriceIntent.PASSIVE)
+        rig.publish(rig.request("itest-ttl", Side.BUY, "10", price=far))
+        await rig.wait_state("itest-ttl", "NEW")
+        assert len(rig.venue_orders_for("itest-ttl")) == 1
+        row = await rig.wait_state("itest-ttl", "CANCELED", within=5)
+        assert "TTL" in row.reason, row.reason
+        assert rig.manager.counters.ttl_cancels == 1
+        assert await rig.probe.open_orders(SYMBOL) == []
+        [venue] = rig.venue_orders_for("itest-ttl")
+        assert venue["status"] == "CANCELED"
+
+        async def published() -> bool:
+            return any(u.state == "CANCELED" for u in rig.updates_for("itest-ttl"))
+
+        await wait_for(published, 2, "order.update CANCELED")
+        await check_db_matches_venue(rig)
