@@ -1,0 +1,97 @@
+"""candles_1m stays gap-free and duplicate-free across start-up, lost messages and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import replace
+
+from sqlmodel import select
+
+from database.engine import Database
+from database.models import CandleRow
+from tests.integration.venue import simulated_venue
+from trader.bus import Bus
+from trader.events import Candle
+from trader.market_data import MINUTE_MS, MarketDataService
+
+
+def _stored(db: Database, symbol: str) -> list[int]:
+    with db.session() as session:
+        rows = session.exec(select(CandleRow).where(CandleRow.symbol == symbol)).all()
+    return sorted(r.open_time for r in rows)
+
+
+def _assert_contiguous(times: list[int]) -> None:
+    assert times, "no candles stored"
+    assert len(times) == len(set(times)), "duplicate candles"
+    gaps = [(a, b) for a, b in itertools.pairwise(times) if b - a != MINUTE_MS]
+    assert not gaps, f"gaps in candles_1m: {gaps[:3]}"
+
+
+async def test_warm_up_fills_history_and_a_restart_fetches_only_what_is_new(db: Database) -> None:
+    async with simulated_venue(speed=120) as venue:
+        service = MarketDataService(venue.gateway, db, Bus(), venue.clock)
+        history = await service.warm_up("WLDUSDT", 300)
+        assert len(history) == 300
+        assert all(c.closed for c in history)
+        assert [c.open_time for c in history] == _stored(db, "WLDUSDT")
+        _assert_contiguous(_stored(db, "WLDUSDT"))
+        # Prices are the real replayed data, exact decimals.
+        assert all(c.low <= c.close <= c.high for c in history)
+
+        await asyncio.sleep(1.2)  # two or more simulated minutes pass
+        restarted = MarketDataService(venue.gateway, db, Bus(), venue.clock)
+        again = await restarted.warm_up("WLDUSDT", 300)
+        assert 2 <= restarted.candles_backfilled <= 4, "only the new minutes are fetched"
+        assert again[-1].open_time > history[-1].open_time
+        _assert_contiguous(_stored(db, "WLDUSDT"))
+
+
+async def test_a_lost_closed_candle_is_detected_and_backfilled(db: Database) -> None:
+    async with simulated_venue(speed=120) as venue:
+        bus = Bus()
+        sub = bus.subscribe("market.WLDUSDT")
+        service = MarketDataService(venue.gateway, db, bus, venue.clock)
+        history = await service.warm_up("WLDUSDT", 30)
+        task = asyncio.create_task(service.run())
+        try:
+            await asyncio.sleep(2.0)  # about four simulated minutes
+            latest = (await venue.gateway.klines("WLDUSDT", limit=5))
+            closed = [c for c in latest if c.closed]
+            assert len(closed) >= 2
+            # The stream "delivers" only the newest closed candle: the ones before it were lost.
+            service.sink(closed[-1])
+            assert service.gaps_detected == 1
+            for _ in range(100):
+                if service.candles_backfilled >= 1 and not service._pending:
+                    break
+                await asyncio.sleep(0.02)
+            times = _stored(db, "WLDUSDT")
+            _assert_contiguous(times)
+            assert times[0] == history[0].open_time and times[-1] >= closed[-1].open_time
+            # Strategies got every missed candle, in order, exactly once.
+            published = []
+            while len(sub):
+                event = sub.get_nowait()
+                if isinstance(event, Candle) and event.closed:
+                    published.append(event.open_time)
+            assert published == sorted(set(published))
+            assert published[-1] >= closed[-1].open_time
+        finally:
+            task.cancel()
+
+
+async def test_a_repeated_final_candle_is_stored_once(db: Database) -> None:
+    async with simulated_venue(speed=60) as venue:
+        bus = Bus()
+        sub = bus.subscribe("market.WLDUSDT")
+        service = MarketDataService(venue.gateway, db, bus, venue.clock)
+        history = await service.warm_up("WLDUSDT", 5)
+        last = history[-1]
+        nxt = replace(last, open_time=last.open_time + MINUTE_MS, close_time=last.close_time + MINUTE_MS)
+        service.sink(nxt)
+        service.sink(nxt)  # a reconnect replays the final update
+        await service.flush()
+        assert _stored(db, "WLDUSDT").count(nxt.open_time) == 1
+        assert len(sub) == 1

@@ -1,0 +1,177 @@
+"""Recording what the strategies decided, off the hot path, and keeping their state across restarts.
+
+`AuditRecorder` subscribes to `signal.*` and `strategy.event` and writes each signal (with the
+indicator values that made it fire) and each volatility-guard activation to the database in small
+batches on the database thread. Risk decisions are written by the risk gate, orders and fills by the
+order manager. `TradeLog` writes one log line per signal, risk decision and order update, each with
+symbol, strategy and (for orders) client_order_id, so the log alone tells a trade's story.
+
+`DatabaseStateStore` is the strategies' persistence: one JSON document per (symbol, strategy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from sqlmodel import Session, select
+
+from database.engine import Database
+from database.models import SignalRow, StrategyStateRow, VolatilityEventRow
+from trader.bus import Bus, Subscription
+from trader.events import OrderUpdate, RiskDecision, Signal, VolatilityGuardTriggered
+
+_log = structlog.get_logger(__name__)
+
+_BATCH = 200
+
+
+def _signal_row(signal: Signal) -> SignalRow:
+    return SignalRow(
+        signal_id=signal.signal_id,
+        symbol=signal.symbol,
+        strategy=signal.strategy,
+        action=signal.action.value,
+        reason=signal.reason,
+        price=signal.price,
+        notional=signal.notional,
+        inputs=json.dumps(dict(signal.inputs), sort_keys=True),
+        event_time=signal.event_time,
+    )
+
+
+def _guard_row(event: VolatilityGuardTriggered) -> VolatilityEventRow:
+    return VolatilityEventRow(
+        symbol=event.symbol,
+        strategy=event.strategy,
+        range_fraction=event.range_fraction,
+        threshold=event.threshold,
+        until_time=event.until_time,
+        event_time=event.event_time,
+    )
+
+
+def _store(session: Session, events: list[object]) -> None:
+    for event in events:
+        if isinstance(event, Signal):
+            exists = session.exec(select(SignalRow.id).where(SignalRow.signal_id == event.signal_id)).first()
+            if exists is None:  # a signal replayed after a restart is recorded once
+                session.add(_signal_row(event))
+        elif isinstance(event, VolatilityGuardTriggered):
+            session.add(_guard_row(event))
+
+
+class AuditRecorder:
+    """Writes signals and volatility-guard events to the database, batched, never blocking."""
+
+    def __init__(self, bus: Bus, db: Database) -> None:
+        self._db = db
+        self._signals: Subscription = bus.subscribe("signal.*", name="audit.signals")
+        self._events: Subscription = bus.subscribe("strategy.event", name="audit.strategy_events")
+        self.recorded = 0
+
+    async def run(self) -> None:
+        """Record until cancelled; what is queued at cancellation is still written."""
+        tasks = [asyncio.create_task(self._record(sub)) for sub in (self._signals, self._events)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            # Wait for both recorders to write what was queued before the cancellation.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            left = [sub.get_nowait() for sub in (self._signals, self._events) for _ in range(len(sub))]
+            if left:
+                await asyncio.shield(self._write(left))
+
+    async def _record(self, sub: Subscription) -> None:
+        try:
+            while True:
+                batch = [await sub.get()]
+                while len(sub) and len(batch) < _BATCH:
+                    batch.append(sub.get_nowait())
+                await self._write(batch)
+        except asyncio.CancelledError:
+            remaining = [sub.get_nowait() for _ in range(len(sub))]
+            if remaining:
+                await asyncio.shield(self._write(remaining))
+            raise
+
+    async def _write(self, batch: list[object]) -> None:
+        try:
+            await self._db.run(lambda s: _store(s, batch))
+            self.recorded += len(batch)
+        except Exception as exc:  # the audit trail must not stop trading; the log keeps the events
+            _log.error("audit.write_failed", error=str(exc), events=[repr(e) for e in batch])
+
+
+class TradeLog:
+    """One structured log line per trading event (signal, risk decision, order update)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._subs = (
+            bus.subscribe("signal.*", name="tradelog.signals"),
+            bus.subscribe("risk.decision", name="tradelog.risk"),
+            bus.subscribe("order.update", name="tradelog.orders"),
+        )
+
+    async def run(self) -> None:
+        """Log until cancelled."""
+        await asyncio.gather(*(self._follow(sub) for sub in self._subs))
+
+    async def _follow(self, sub: Subscription) -> None:
+        async for event in sub:
+            if isinstance(event, Signal):
+                _log.info(
+                    "trade.signal", symbol=event.symbol, strategy=event.strategy,
+                    signal_id=event.signal_id, action=event.action.value, price=str(event.price),
+                    reason=event.reason,
+                )
+            elif isinstance(event, RiskDecision):
+                _log.info(
+                    "trade.risk_decision", symbol=event.symbol, strategy=event.strategy,
+                    signal_id=event.signal_id, accepted=event.accepted, reason=event.reason,
+                )
+            elif isinstance(event, OrderUpdate):
+                _log.info(
+                    "trade.order", symbol=event.symbol, strategy=event.strategy,
+                    client_order_id=event.client_order_id, side=event.side.value, state=event.state,
+                    quantity=str(event.quantity), filled=str(event.filled_qty),
+                    avg_price=str(event.avg_price), reason=event.reason,
+                    **({"fill_qty": str(event.last_fill_qty), "fill_price": str(event.last_fill_price)}
+                       if event.last_fill_qty is not None else {}),
+                )
+
+
+class DatabaseStateStore:
+    """Strategy state persisted as JSON, one row per (symbol, strategy)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def load(self, symbol: str, strategy: str) -> dict[str, Any] | None:
+        """The saved state, or None when there is none."""
+
+        def read(session: Session) -> str | None:
+            row = session.get(StrategyStateRow, (symbol, strategy))
+            return None if row is None else row.state
+
+        text = await self._db.run(read)
+        return None if text is None else dict(json.loads(text))
+
+    async def save(self, symbol: str, strategy: str, state: Mapping[str, Any]) -> None:
+        """Replace the saved state."""
+        text = json.dumps(state, sort_keys=True, default=str)
+
+        def write(session: Session) -> None:
+            row = session.get(StrategyStateRow, (symbol, strategy))
+            if row is None:
+                session.add(StrategyStateRow(symbol=symbol, strategy=strategy, state=text, updated_time=0))
+            else:
+                row.state = text
+                session.add(row)
+
+        await self._db.run(write)

@@ -1,0 +1,255 @@
+"""Market data: stream events onto the bus, closed candles into candles_1m, gaps back-filled.
+
+The stream callback (`sink`) only publishes and remembers closed candles; the database work runs in
+this service's own task on the database thread, so the stream never waits for SQLite.
+
+candles_1m has no gaps and no duplicates across restarts and disconnects because:
+- every closed candle is upserted on (symbol, open_time);
+- at start-up and after every stream reconnect, the closed candles after the last stored one are
+  fetched over REST and upserted (`backfill`);
+- a closed candle whose open time skips a minute (a lost message) triggers a back-fill too.
+Back-filled candles the strategies have not seen are published on `market.<SYMBOL>` in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Protocol
+
+import structlog
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from database.engine import Database, upsert_candles
+from database.models import CandleRow
+from trader.bus import Bus
+from trader.events import Candle, MarkPrice
+from utils.clock import Clock
+
+_log = structlog.get_logger(__name__)
+
+MINUTE_MS = 60_000
+_KLINES_PAGE = 1500
+
+
+class KlineSource(Protocol):
+    """The part of the gateway the service needs."""
+
+    async def klines(
+        self, symbol: str, start_time: int | None = None, end_time: int | None = None, limit: int = 500
+    ) -> list[Candle]: ...
+
+
+def candle_to_row(candle: Candle) -> CandleRow:
+    """The database row for a closed candle."""
+    return CandleRow(
+        symbol=candle.symbol,
+        open_time=candle.open_time,
+        close_time=candle.close_time,
+        open=candle.open,
+        high=candle.high,
+        low=candle.low,
+        close=candle.close,
+        volume=candle.volume,
+        quote_volume=candle.quote_volume,
+        trades=candle.trades,
+    )
+
+
+def row_to_candle(row: CandleRow) -> Candle:
+    """A stored candle as a closed Candle event."""
+    return Candle(
+        symbol=row.symbol,
+        open_time=row.open_time,
+        close_time=row.close_time,
+        open=Decimal(row.open),
+        high=Decimal(row.high),
+        low=Decimal(row.low),
+        close=Decimal(row.close),
+        volume=Decimal(row.volume),
+        quote_volume=Decimal(row.quote_volume),
+        trades=row.trades,
+        closed=True,
+        event_time=row.close_time,
+    )
+
+
+class MarketDataService:
+    """Publishes stream events, persists closed candles and keeps candles_1m gap-free."""
+
+    def __init__(self, gateway: KlineSource, db: Database, bus: Bus, clock: Clock) -> None:
+        self._gateway = gateway
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._topics: dict[str, str] = {}
+        self._last_published: dict[str, int] = {}  # open_time of the newest closed candle published
+        self._held: dict[str, list[Candle]] = {}  # closed candles waiting behind a gap's back-fill
+        self._pending: list[Candle] = []
+        self._backfill_wanted: set[str] = set()
+        self._wake = asyncio.Event()
+        self.candles_stored = 0
+        self.candles_backfilled = 0
+        self.gaps_detected = 0
+        self.backfill_failures = 0
+
+    def _topic(self, symbol: str) -> str:
+        topic = self._topics.get(symbol)
+        if topic is None:
+            topic = self._topics[symbol] = f"market.{symbol}"
+        return topic
+
+    # --- hot path: called from the stream callback ----------------------------------------------
+
+    def sink(self, event: Candle | MarkPrice) -> None:
+        """Publish one decoded stream event; closed candles are also queued for storage.
+
+        A closed candle that skips minutes is held back until the missing ones are back-filled,
+        so strategies always see closed candles complete and in order.
+        """
+        symbol = event.symbol
+        if type(event) is Candle and event.closed:
+            last = self._last_published.get(symbol)
+            if last is not None and event.open_time <= last:
+                return  # a final update repeated after a reconnect: already seen and stored
+            self._pending.append(event)
+            self._wake.set()
+            held = self._held.get(symbol)
+            if held is not None:
+                held.append(event)
+                return
+            if last is not None and event.open_time > last + MINUTE_MS:
+                self.gaps_detected += 1
+                self._held[symbol] = [event]
+                self._backfill_wanted.add(symbol)
+                return
+            self._last_published[symbol] = event.open_time
+        self._bus.publish(self._topic(symbol), event)
+
+    def request_backfill(self, symbols: Iterable[str]) -> None:
+        """Ask for a back-fill (after a stream reconnect); the service's task does it."""
+        self._backfill_wanted.update(symbols)
+        self._wake.set()
+
+    # --- the service task -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Store closed candles and run requested back-fills until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+            wanted, self._backfill_wanted = self._backfill_wanted, set()
+            for symbol in sorted(wanted):
+                try:
+                    await self.backfill(symbol)
+                except Exception as exc:  # retried on the next wake-up; the held candles wait
+                    self.backfill_failures += 1
+                    _log.warning("market_data.backfill_failed", symbol=symbol, error=str(exc))
+                    self._backfill_wanted.add(symbol)
+                    await asyncio.sleep(1)
+                    self._wake.set()
+
+    async def flush(self) -> None:
+        """Write the closed candles received since the last flush."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        rows = [candle_to_row(c) for c in batch]
+        await self._db.run(lambda s: upsert_candles(s, rows))
+        self.candles_stored += len(rows)
+
+    async def backfill(self, symbol: str) -> int:
+        """Fetch, store and publish (in order) the closed candles the stream did not deliver."""
+        stored_last = await self._db.run(lambda s: _last_open_time(s, symbol))
+        published = self._last_published.get(symbol)
+        known = [t for t in (stored_last, published) if t is not None]
+        if symbol in self._held and published is not None:
+            start = published + MINUTE_MS  # the gap starts right after what strategies saw
+        elif known:
+            start = min(known) + MINUTE_MS
+        else:
+            start = None
+        fetched = await self._fetch(symbol, start)
+        held = self._held.pop(symbol, [])
+        for candle in sorted({c.open_time: c for c in (*fetched, *held)}.values(), key=_open_time):
+            if published is None or candle.open_time > published:
+                self._bus.publish(self._topic(symbol), candle)
+                published = candle.open_time
+        if published is not None:
+            self._last_published[symbol] = published
+        return len(fetched)
+
+    async def _fetch(self, symbol: str, start: int | None, *, min_candles: int = 0) -> list[Candle]:
+        """Closed candles from `start` (or the latest one) to the last closed minute, stored."""
+        now = self._clock.now_ms()
+        last_closed_open = (now // MINUTE_MS) * MINUTE_MS - MINUTE_MS
+        if start is None:
+            start = last_closed_open - (max(min_candles, 1) - 1) * MINUTE_MS
+        fetched: list[Candle] = []
+        while start <= last_closed_open:
+            page = await self._gateway.klines(
+                symbol, start_time=start, end_time=last_closed_open + MINUTE_MS - 1, limit=_KLINES_PAGE
+            )
+            closed = [c for c in page if c.closed and start <= c.open_time <= last_closed_open]
+            if not closed:
+                break
+            fetched.extend(closed)
+            start = closed[-1].open_time + MINUTE_MS
+        if fetched:
+            rows = [candle_to_row(c) for c in fetched]
+            await self._db.run(lambda s: upsert_candles(s, rows))
+            self.candles_backfilled += len(rows)
+            _log.info("market_data.backfilled", symbol=symbol, candles=len(fetched))
+        return fetched
+
+    async def history(self, symbol: str, count: int) -> list[Candle]:
+        """The newest `count` stored closed candles, oldest first (strategy warm-up)."""
+        rows = await self._db.run(lambda s: _newest(s, symbol, count))
+        return [row_to_candle(r) for r in reversed(rows)]
+
+    async def warm_up(self, symbol: str, count: int) -> list[Candle]:
+        """Make sure the last `count` minutes are stored (fetching only what is missing), return them."""
+        now = self._clock.now_ms()
+        last_closed_open = (now // MINUTE_MS) * MINUTE_MS - MINUTE_MS
+        wanted_from = last_closed_open - (count - 1) * MINUTE_MS
+        stored_last = await self._db.run(lambda s: _last_open_time(s, symbol))
+        stored = await self._db.run(lambda s: _count_between(s, symbol, wanted_from, last_closed_open))
+        contiguous = stored_last is not None and stored == (stored_last - wanted_from) // MINUTE_MS + 1
+        # A hole in the window: fetch all of it (the upsert makes overlaps harmless).
+        start = stored_last + MINUTE_MS if contiguous and stored_last is not None else wanted_from
+        await self._fetch(symbol, start)
+        history = await self.history(symbol, count)
+        if history:
+            newest = history[-1].open_time
+            if self._last_published.get(symbol, -1) < newest:
+                self._last_published[symbol] = newest
+        return history
+
+
+def _open_time(candle: Candle) -> int:
+    return candle.open_time
+
+
+def _last_open_time(session: Session, symbol: str) -> int | None:
+    result = session.exec(select(func.max(CandleRow.open_time)).where(CandleRow.symbol == symbol)).one()
+    return int(result) if result is not None else None
+
+
+def _count_between(session: Session, symbol: str, start: int, end: int) -> int:
+    query = select(func.count()).where(
+        CandleRow.symbol == symbol, CandleRow.open_time >= start, CandleRow.open_time <= end
+    )
+    return int(session.exec(query).one())
+
+
+def _newest(session: Session, symbol: str, count: int) -> Sequence[CandleRow]:
+    query = (
+        select(CandleRow)
+        .where(CandleRow.symbol == symbol)
+        .order_by(col(CandleRow.open_time).desc())
+        .limit(count)
+    )
+    return session.exec(query).all()
