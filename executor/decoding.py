@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from executor.venue_models import VenueBalance, VenueOrder, VenuePosition, VenueTrade
+from executor.venue_models import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
 from trader.events import (
     AccountUpdate,
     BalanceChange,
@@ -41,6 +41,7 @@ __all__ = [
     "decode_market_payload",
     "decode_order_update",
     "decode_user_payload",
+    "income_from_rest",
     "order_from_rest",
     "position_from_rest",
     "trade_from_rest",
@@ -367,6 +368,22 @@ def balance_from_rest(d: Mapping[str, Any]) -> VenueBalance:
         available_balance=_dec(g(d, "availableBalance", "balance"), "availableBalance"),
         unrealized_pnl=_dec(d.get("crossUnPnl", "0"), "crossUnPnl"),
         update_time=_int(d.get("updateTime", 0), "updateTime"),
+    )
+
+
+def income_from_rest(d: Mapping[str, Any]) -> VenueIncome:
+    """One element of GET /fapi/v1/income as a VenueIncome."""
+    g = _field
+    symbol = g(d, "symbol", "income")
+    if type(symbol) is not str:  # "" for account-wide entries such as transfers
+        raise MalformedMessage(f"income.symbol: expected a string, got {type(symbol).__name__}")
+    return VenueIncome(
+        symbol=symbol,
+        income_type=_str(g(d, "incomeType", "income"), "incomeType"),
+        amount=_dec(g(d, "income", "income"), "income"),
+        asset=_str(g(d, "asset", "income"), "asset"),
+        time=_int(g(d, "time", "income"), "time"),
+        tran_id=_int(g(d, "tranId", "income"), "tranId"),
     )
 
 

@@ -40,6 +40,7 @@ from executor.decoding import (
     MalformedMessage,
     balance_from_rest,
     candle_from_rest,
+    income_from_rest,
     order_from_rest,
     position_from_rest,
     trade_from_rest,
@@ -47,7 +48,7 @@ from executor.decoding import (
 from executor.rate_limiter import RateLimiter, request_weight
 from executor.rest_errors import TimestampRejectedError, map_sdk_error
 from executor.time_sync import TimeSync
-from executor.venue_models import VenueBalance, VenueOrder, VenuePosition, VenueTrade
+from executor.venue_models import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
 from executor.venues import VenueEndpoints
 from trader.errors import (
     FatalError,
@@ -385,6 +386,19 @@ class Gateway:
             "GET", "/fapi/v3/balance", signed=True, model=sdk_models.FuturesAccountBalanceV3Response,
         )
         return self._decode(_each(balance_from_rest, "balance"), data)
+
+    async def income(
+        self, income_type: str, start_time: int, end_time: int, symbol: str | None = None
+    ) -> list[VenueIncome]:
+        """GET /fapi/v1/income of one type (e.g. FUNDING_FEE) on [start_time, end_time], oldest first."""
+        params = {
+            "symbol": symbol, "incomeType": income_type, "startTime": start_time, "endTime": end_time,
+            "limit": 1000,
+        }
+        data = await self._request(
+            "GET", "/fapi/v1/income", params, signed=True, model=sdk_models.GetIncomeHistoryResponse,
+        )
+        return self._decode(_each(income_from_rest, "income"), data)
 
     async def dual_side_position(self) -> bool:
         """GET /fapi/v1/positionSide/dual: True in hedge mode (the daemon needs one-way: False)."""

@@ -19,7 +19,9 @@ For each request on `order.request`:
 ExecutionReports (`account.execution`) drive the state machine (executor/order_state.py); each
 new fill is inserted into `fills` (unique on symbol + trade_id), booked into the position and
 persisted in one transaction, then published on `order.update` and `position.update`. An
-ACCOUNT_UPDATE with reason FUNDING_FEE books funding. After a UserStreamReset the manager polls
+ACCOUNT_UPDATE with reason FUNDING_FEE books funding: to the one open position, or, with several
+open (cross margin reports only the summed balance change), per symbol from the venue's income
+history. After a UserStreamReset the manager polls
 open orders over REST every `poll_seconds` and back-fills fills from userTrades until the stream
 delivers again; it also back-fills whenever the venue reports more filled quantity than the fills
 we hold. Unfilled entry orders are cancelled after `order_ttl_seconds` (on the clock's timeline)
@@ -68,6 +70,7 @@ from trader.errors import (
 )
 from trader.events import (
     AccountUpdate,
+    BalanceChange,
     ExecutionReport,
     MarkPrice,
     OrderRequest,
@@ -87,6 +90,8 @@ _ZERO = Decimal(0)
 # unknown order on cancel / query.
 DUPLICATE_CLIENT_ID = -4116
 UNKNOWN_ORDER = -2011
+# The income history entry of a funding fee carries (about) the ACCOUNT_UPDATE's transaction time.
+_FUNDING_WINDOW_MS = 60_000
 
 
 @dataclass(slots=True)
@@ -112,6 +117,7 @@ class OrderCounters:
     reprices: int = 0
     polls: int = 0
     funding_payments: int = 0
+    funding_unattributed: int = 0
     position_corrections: int = 0
 
 
@@ -680,33 +686,63 @@ class OrderManager:
 
     async def _book_funding(self, event: AccountUpdate) -> None:
         # Binance names the position only for isolated margin; in cross margin the balance change
-        # is the sum over positions, so it is attributed when exactly one position is open.
+        # is the sum over every position, so it is that position's only when one is open.
+        changes = [c for c in event.balances if c.balance_change != _ZERO]
         symbols = [p.symbol for p in event.positions]
         if not symbols:
             symbols = [s for s, p in self._positions.items() if not p.is_flat]
-        for change in event.balances:
-            if change.balance_change == _ZERO:
-                continue
-            if len(symbols) != 1:
-                _log.warning(
-                    "order_manager.funding_unattributed", amount=str(change.balance_change), symbols=symbols
+        if not changes:
+            return
+        if len(symbols) == 1:
+            for change in changes:
+                await self._record_funding(
+                    symbols[0], change.asset, change.balance_change, event.transaction_time, event.event_time
                 )
-                continue
-            symbol = symbols[0]
-            position = await self._db.run(
-                partial(
-                    order_store.book_funding,
-                    symbol=symbol,
-                    asset=change.asset,
-                    amount=change.balance_change,
-                    time=event.transaction_time,
+            return
+        # The income query costs weight 30 and must not hold up the account events behind it.
+        self._spawn(self._book_funding_from_income(event, changes), name="om.funding")
+
+    async def _book_funding_from_income(self, event: AccountUpdate, changes: list[BalanceChange]) -> None:
+        """Split a cross-margin funding change per symbol with GET /fapi/v1/income, retrying."""
+        total = sum((c.balance_change for c in changes), _ZERO)
+        at = event.transaction_time
+        for attempt in range(1, self._max_retries + 2):
+            try:
+                records = await self._gateway.income(
+                    "FUNDING_FEE", at - _FUNDING_WINDOW_MS, at + _FUNDING_WINDOW_MS
                 )
-            )
-            if position is None:
-                continue
-            self.counters.funding_payments += 1
-            self._positions[symbol] = position
-            self._publish_position(position, event.event_time)
+                break
+            except FatalError as exc:
+                self._halt(exc)
+                return
+            except GatewayError as exc:
+                if attempt > self._max_retries:
+                    self.counters.funding_unattributed += 1
+                    _log.error("order_manager.funding_unattributed", amount=str(total), error=repr(exc))
+                    return
+                await asyncio.sleep(self._backoff(attempt))
+        booked = _ZERO
+        for record in records:
+            if record.amount != _ZERO and record.symbol:
+                booked += record.amount
+                await self._record_funding(
+                    record.symbol, record.asset, record.amount, record.time, event.event_time
+                )
+        if booked != total:
+            _log.warning("order_manager.funding_mismatch", stream_total=str(total), income_total=str(booked))
+
+    async def _record_funding(
+        self, symbol: str, asset: str, amount: Decimal, at: int, event_time: int
+    ) -> None:
+        """Book one funding payment into the position, once (unique on symbol and time)."""
+        position = await self._db.run(
+            partial(order_store.book_funding, symbol=symbol, asset=asset, amount=amount, time=at)
+        )
+        if position is None:
+            return
+        self.counters.funding_payments += 1
+        self._positions[symbol] = position
+        self._publish_position(position, event_time)
 
     def _publish_position(self, position: Position, event_time: int, *, strategy: str = "") -> None:
         """Tell the strategies and the risk gate what the position is now."""

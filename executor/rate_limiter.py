@@ -42,6 +42,7 @@ ENDPOINT_WEIGHTS: dict[tuple[str, str], int | tuple[int, int]] = {
     ("GET", "/fapi/v3/positionRisk"): 5,
     ("GET", "/fapi/v3/balance"): 5,
     ("GET", "/fapi/v3/account"): 5,
+    ("GET", "/fapi/v1/income"): 30,
     ("GET", "/fapi/v1/positionSide/dual"): 30,
     ("POST", "/fapi/v1/leverage"): 1,
     ("POST", "/fapi/v1/listenKey"): 1,

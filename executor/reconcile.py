@@ -34,7 +34,7 @@ from sqlmodel import Session
 from executor import order_store
 from executor.order_state import LIVE_STATES, Fill, OrderProgress, OrderState
 from executor.positions import Position
-from executor.venue_models import VenueOrder, VenuePosition, VenueTrade
+from executor.venue_models import VenueIncome, VenueOrder, VenuePosition, VenueTrade
 from trader.errors import FatalError, GatewayError, InvalidTransition
 from trader.events import OrderRequest
 from trader.instruments import Instrument
@@ -59,6 +59,9 @@ class OrderGateway(Protocol):
         self, symbol: str, start_time: int | None = None, from_id: int | None = None
     ) -> list[VenueTrade]: ...
     async def positions(self) -> list[VenuePosition]: ...
+    async def income(
+        self, income_type: str, start_time: int, end_time: int, symbol: str | None = None
+    ) -> list[VenueIncome]: ...
 
 
 class SessionRunner(Protocol):

@@ -69,6 +69,18 @@ class VenuePosition:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueIncome:
+    """One entry of the account's income history (GET /fapi/v1/income), e.g. a funding fee."""
+
+    symbol: str
+    income_type: str
+    amount: Decimal
+    asset: str
+    time: int
+    tran_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class VenueBalance:
     """One asset of the futures wallet (GET /fapi/v3/balance)."""
 

@@ -16,6 +16,7 @@ from executor.decoding import (
     candle_from_rest,
     decode_market_payload,
     decode_user_payload,
+    income_from_rest,
     order_from_rest,
     position_from_rest,
 )
@@ -146,3 +147,18 @@ def test_rest_kline_closed_flag_follows_server_time() -> None:
     assert candle_from_rest("X", row, server_now_ms=60999).closed is False
     with pytest.raises(MalformedMessage):
         candle_from_rest("X", [*row[:1], 1.0, *row[2:]], 61000)
+
+
+def test_income_entries_decode_exactly_and_reject_a_float_amount() -> None:
+    # The shape of Binance's documented GET /fapi/v1/income response.
+    entry = {
+        "symbol": "BTCUSDT", "incomeType": "FUNDING_FEE", "income": "-0.01234567", "asset": "USDT",
+        "info": "FUNDING_FEE", "time": 1570636800000, "tranId": 9689322392, "tradeId": "",
+    }
+    income = income_from_rest(entry)
+    assert income.amount == Decimal("-0.01234567") and income.tran_id == 9689322392
+    assert income_from_rest({**entry, "symbol": ""}).symbol == ""  # account-wide entries (transfers)
+    with pytest.raises(MalformedMessage):
+        income_from_rest({**entry, "income": -0.01234567})
+    with pytest.raises(MalformedMessage):
+        income_from_rest({k: v for k, v in entry.items() if k != "tranId"})

@@ -216,9 +216,10 @@ async def order_rig(
     ttl_s: float = 3600.0,
     start_manager: bool = True,
     start_stream: bool = True,
+    start_ms: int | None = None,
 ) -> AsyncIterator[Rig]:
-    """Start the whole order path on loopback; stop it afterwards."""
-    now = time.time_ns() // 1_000_000
+    """Start the whole order path on loopback (simulated time from `start_ms`); stop it afterwards."""
+    now = start_ms if start_ms is not None else time.time_ns() // 1_000_000
     exchange = SimulatedExchange.from_data(DATA, start_ms=now, symbols=[SYMBOL, "ADAUSDT"], seed=7)
     clock = ScaledClock(now, speed)
     server = SimulatorServer(exchange, clock, rate_limits=LIMITS, tick_ms=20)
