@@ -1,5 +1,5 @@
 """Scenario 8 (the daemon killed between writing an order and sending it, then reconciled at
-start-up) and scenario 10 (an unfilled entry is cancelled after its TTL)."""
+start-up) and scenario 10 (an unfilled entry is cancelled after its TTL, and optionally re-priced)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from functools import partial
 
 from database.engine import Database
 from executor import order_store
+from executor.order_filters import reprice_client_id
 from executor.order_state import OrderState
 from executor.reconcile import NEVER_REACHED, reconcile
+from executor.streams import MarketStreams
 from tests.orders_integration.rig import SYMBOL, Rig, check_db_matches_venue, order_rig, wait_for
-from trader.events import OrderRequest, Side
+from trader.events import Candle, MarkPrice, OrderRequest, Side
 from utils.decimals import PriceIntent, quantize_price
 
 
@@ -104,3 +106,33 @@ async def test_an_unfilled_entry_is_cancelled_after_its_ttl(db: Database) -> Non
 
         await wait_for(published, 2, "order.update CANCELED")
         await check_db_matches_venue(rig)
+
+
+async def test_an_expired_entry_is_re_priced_once_at_the_mark_under_a_derived_id(db: Database) -> None:
+    async with order_rig(db, speed=60, ttl_s=30, reprice=True) as rig:
+        # The real market streams feed the order manager its mark prices, as in the daemon.
+        def sink(event: Candle | MarkPrice) -> None:
+            rig.bus.publish(f"market.{event.symbol}", event)
+
+        streams = MarketStreams(rig.endpoints.stream_url, rig.clock, sink)
+        await streams.start([SYMBOL])
+        try:
+            tick = rig.instruments[SYMBOL].tick_size
+            far = quantize_price(rig.mark() * Decimal("0.955"), tick, Side.BUY, PriceIntent.PASSIVE)
+            rig.publish(rig.request("itest-reprice", Side.BUY, "10", price=far))
+            await rig.wait_state("itest-reprice", "CANCELED", within=5)
+            copy = reprice_client_id("itest-reprice")
+            row = await rig.wait_state(copy, "NEW", "FILLED", "CANCELED", within=5)
+            mark = rig.mark()
+            # At the mark (rounded down for a buy), not at the stale far price.
+            assert row.price is not None and abs(row.price - mark) / mark < Decimal("0.01"), (row.price, mark)
+            assert row.price > far and row.quantity == Decimal(10)
+            # The copy is never re-priced again: after its own TTL it ends, filled or cancelled.
+            final = await rig.wait_state(copy, "FILLED", "CANCELED", within=5)
+            assert rig.manager.counters.reprices == 1
+            assert len(rig.venue_orders_for("itest-reprice")) == 1
+            assert [o["status"] for o in rig.venue_orders_for(copy)] == [final.state]
+            assert not rig.venue_orders_for(reprice_client_id(copy))
+            await check_db_matches_venue(rig)
+        finally:
+            await streams.stop()
