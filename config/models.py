@@ -108,6 +108,8 @@ class SimulatorConfig(_Model):
     data: Path = Path("data")
     starting_balance_usdt: PositiveDecimal = Decimal(10000)
     seed: Annotated[int, BeforeValidator(_whole)] = 7
+    # Split every fill into this many trades, so partial fills happen (1: one trade per order).
+    fill_parts: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=100)] = 1
 
     @field_validator("data")
     @classmethod

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange, paced_update_intervals
 from simulator.faults import FAULTS, FaultError, FaultPlan
 from simulator.server import SimulatorServer
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--synthetic", default="",
                         help="comma-separated SYNTHETIC symbols (seeded random walks) to add")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic markets")
+    parser.add_argument("--fill-parts", type=int, default=1, metavar="N",
+                        help="split every fill into N trades, so orders fill partially (default 1)")
     parser.add_argument("--api-key", default=None, help="API key to accept (env SIM_API_KEY)")
     parser.add_argument("--api-secret", default=None, help="API secret to accept (env SIM_API_SECRET)")
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
@@ -76,6 +79,7 @@ async def _serve(args: argparse.Namespace, faults: FaultPlan, key: str, secret: 
     exchange = SimulatedExchange.from_data(
         args.data, start_ms=start_ms, symbols=_split(args.symbols) or None,
         synthetic_symbols=_split(args.synthetic), seed=args.seed,
+        config=EngineConfig(fill_parts=args.fill_parts),
         kline_update_ms=kline_ms, mark_update_ms=mark_ms,
     )
     stop = asyncio.Event()
@@ -99,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults = FaultPlan(args.fault)
     except FaultError as exc:
         print(f"simulator: --fault: {exc}", file=sys.stderr)
+        return 2
+    if not 1 <= args.fill_parts <= 100:
+        print(f"simulator: --fill-parts {args.fill_parts}: must be 1..100", file=sys.stderr)
         return 2
     if not (args.data / "exchange_info.json").is_file() or not (args.data / "klines").is_dir():
         print(f"simulator: --data {args.data}: needs exchange_info.json and klines/ "

@@ -62,6 +62,7 @@ from trader.instruments import Instrument
 HOUR_MS = 3_600_000
 MAINT_MARGIN_RATE = Decimal("0.004")  # first leverage bracket's maintenance ratio
 _ZERO = Decimal(0)
+_AVG_PRICE_QUANTUM = Decimal("1e-8")  # avgPrice as Binance prints it: at most 8 decimals
 
 
 class PricePath(Protocol):
@@ -228,7 +229,9 @@ class MatchingEngine:
                 raise SimError(-2019, MSG_MARGIN)
         order = self._create(req, now, margin)
         if marketable:
-            self._fill(order, self._taker_price(req, current, inst.tick_size), maker=False, now=now)
+            price = self._taker_price(req, current, inst.tick_size)
+            while order.executed_qty < order.orig_qty:
+                order = self._fill(order, price, self._next_part(order), maker=False, now=now)
         elif req.time_in_force in ("IOC", "FOK"):
             self._end(order, "EXPIRED", now)
         else:
@@ -296,8 +299,17 @@ class MatchingEngine:
         price = ((current - slip) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
         return max(price, req.price) if req.price is not None else price
 
-    def _fill(self, order: Order, price: Decimal, *, maker: bool, now: int) -> None:
-        qty = order.orig_qty
+    def _next_part(self, order: Order) -> Decimal:
+        """The quantity of `order`'s next trade: what remains, or a `fill_parts` share of it."""
+        remaining = order.orig_qty - order.executed_qty
+        if self.config.fill_parts <= 1:
+            return remaining
+        step = self.instruments[order.symbol].step_size
+        part = (order.orig_qty / self.config.fill_parts / step).to_integral_value(ROUND_FLOOR) * step
+        return remaining if part <= _ZERO or remaining < 2 * part else part
+
+    def _fill(self, order: Order, price: Decimal, qty: Decimal, *, maker: bool, now: int) -> Order:
+        """One trade of `qty` at `price`: book it, update the order, emit its events."""
         quote = qty * price
         fee = money(quote * (self.config.maker_fee if maker else self.config.taker_fee))
         trade_id = self._next_trade_id
@@ -318,19 +330,28 @@ class MatchingEngine:
             now,
         )
         self._trades.append(trade)
+        executed = order.executed_qty + qty
+        cum_quote = order.cum_quote + quote
+        done = executed >= order.orig_qty
         filled = replace(
             order,
-            status="FILLED",
-            executed_qty=qty,
-            cum_quote=quote,
-            avg_price=price,
+            status="FILLED" if done else "PARTIALLY_FILLED",
+            executed_qty=executed,
+            cum_quote=cum_quote,
+            avg_price=price if order.avg_price in (_ZERO, price) else _average(cum_quote, executed),
             update_time=now,
-            margin=_ZERO,
+            # The margin still reserved is the unfilled share's.
+            margin=_ZERO if done else money(order.margin * (order.orig_qty - executed) / order.orig_qty),
         )
         self._orders[order.order_id] = filled
-        self._open.get(order.symbol, {}).pop(order.order_id, None)
+        resting = self._open.get(order.symbol, {})
+        if done:
+            resting.pop(order.order_id, None)
+        elif order.order_id in resting:
+            resting[order.order_id] = filled
         self._events.append(OrderEvent("TRADE", filled, trade, now))
         self._events.append(self._account_event("ORDER", _ZERO, (self.position_snapshot(order.symbol),), now))
+        return filled
 
     def _account_event(
         self, reason: str, change: Decimal, positions: tuple[PositionSnapshot, ...], now: int
@@ -348,10 +369,11 @@ class MatchingEngine:
                 if not _crosses(order.side, order.price, low, high):
                     continue
                 position = self.account.position(symbol).amount
-                if order.reduce_only and not _reduces(position, order.side, order.orig_qty):
+                remaining = order.orig_qty - order.executed_qty
+                if order.reduce_only and not _reduces(position, order.side, remaining):
                     self._end(order, "EXPIRED", until)
                 else:
-                    self._fill(order, order.price, maker=True, now=until)
+                    self._fill(order, order.price, self._next_part(order), maker=True, now=until)
 
     def _next_funding_due(self, until: int) -> int | None:
         due = [self.next_funding_time(p.symbol, self._now) for p in self.account.positions() if p.amount]
@@ -365,6 +387,11 @@ class MatchingEngine:
                 change = self.account.apply_funding(pos.symbol, mark, self.funding_rate(pos.symbol, at), at)
                 # Binance: a cross-margin FUNDING_FEE update carries the balance only, no positions.
                 self._events.append(self._account_event("FUNDING_FEE", change, (), at))
+
+
+def _average(quote: Decimal, qty: Decimal) -> Decimal:
+    """avgPrice as Binance prints it: at most 8 decimals, no trailing zeros."""
+    return (quote / qty).quantize(_AVG_PRICE_QUANTUM).normalize()
 
 
 def _crosses(side: Side, limit: Decimal, low: Decimal, high: Decimal) -> bool:

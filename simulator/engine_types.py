@@ -31,6 +31,10 @@ class EngineConfig:
     # per-symbol funding intervals (1, 4 or 8 h on Binance)
     symbol_funding_hours: Mapping[str, int] = field(default_factory=lambda: _NO_INTERVALS)
     first_order_id: int = 4_000_000_000
+    # Every fill is split into this many trades (1: one trade per order). A marketable order takes
+    # all its trades at once (as if sweeping the book); a resting order takes one per matching step
+    # the price trades through it, so it stays PARTIALLY_FILLED in between. A model, not depth data.
+    fill_parts: int = 1
     first_trade_id: int = 900_000_000
 
 

@@ -295,6 +295,7 @@ async def _start(
         **{
             **{f: getattr(base, f) for f in base.__dataclass_fields__},
             "starting_balance": Decimal(config.simulator.starting_balance_usdt),
+            "fill_parts": config.simulator.fill_parts,
         }
     )
     for symbol in symbols:

@@ -15,6 +15,7 @@ from typing import Any
 
 from config.models import TraderConfig
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.engine_types import EngineConfig
 from simulator.exchange import (
     SimulatedExchange,
     listed_symbols,
@@ -69,6 +70,7 @@ async def start_sim_venue(config: TraderConfig, *, start_ms: int | None = None) 
         synthetic_symbols=sorted(listed - with_data),
         seed=sim.seed,
         starting_balance=Decimal(sim.starting_balance_usdt),
+        config=EngineConfig(fill_parts=sim.fill_parts),
         history_days=max(2, config.engine.warmup_candles // 1440 + 2),
         kline_update_ms=kline_update_ms,
         mark_update_ms=mark_update_ms,

@@ -33,6 +33,7 @@ from executor.order_manager import OrderManager
 from executor.user_stream import UserDataStream
 from executor.venues import VenueEndpoints
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange
 from simulator.rate_limits import RateLimitRule
 from simulator.server import SimulatorServer
@@ -218,10 +219,13 @@ async def order_rig(
     start_manager: bool = True,
     start_stream: bool = True,
     start_ms: int | None = None,
+    fill_parts: int = 1,
 ) -> AsyncIterator[Rig]:
     """Start the whole order path on loopback (simulated time from `start_ms`); stop it afterwards."""
     now = start_ms if start_ms is not None else time.time_ns() // 1_000_000
-    exchange = SimulatedExchange.from_data(DATA, start_ms=now, symbols=[SYMBOL, "ADAUSDT"], seed=7)
+    exchange = SimulatedExchange.from_data(
+        DATA, start_ms=now, symbols=[SYMBOL, "ADAUSDT"], seed=7, config=EngineConfig(fill_parts=fill_parts)
+    )
     clock = ScaledClock(now, speed)
     server = SimulatorServer(exchange, clock, rate_limits=LIMITS, tick_ms=20)
     await server.start()

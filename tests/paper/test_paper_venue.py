@@ -88,7 +88,7 @@ async def test_market_orders_fill_at_the_public_price_with_slippage() -> None:
                 fill = trades(events, request.client_order_id)[0]
                 assert fill.last_filled_price == placed.avg_price and fill.last_filled_qty == QTY
                 assert fill.is_maker is False
-            assert [pos.amount for pos in await p.gateway.positions() if pos.symbol == SYMBOL] in ([], [0])
+            assert [pos.quantity for pos in await p.gateway.positions() if pos.symbol == SYMBOL] in ([], [0])
         finally:
             await stream.stop()
 

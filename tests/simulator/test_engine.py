@@ -217,6 +217,39 @@ def test_wick_between_two_advances_still_fills() -> None:
     assert e.trades("ADAUSDT")[0].price == D("0.5100")
 
 
+def test_fill_parts_split_a_marketable_order_into_trades_at_once() -> None:
+    e = engine(EngineConfig(fill_parts=3))
+    assert place(e, type="MARKET", quantity="100") == "FILLED"
+    trades = e.trades("ADAUSDT")
+    assert [t.qty for t in trades] == [D(33), D(33), D(34)]  # a third on the step; the last takes the rest
+    assert len({t.trade_id for t in trades}) == 3 and all(not t.maker and t.price == D("0.5") for t in trades)
+    updates = [ev for ev in e.drain_events() if hasattr(ev, "execution")]
+    assert [(ev.execution, ev.order.status, ev.order.executed_qty) for ev in updates] == [
+        ("NEW", "NEW", D(0)),
+        ("TRADE", "PARTIALLY_FILLED", D(33)),
+        ("TRADE", "PARTIALLY_FILLED", D(66)),
+        ("TRADE", "FILLED", D(100)),
+    ]
+    assert e.account.position("ADAUSDT").amount == D(100)
+
+
+def test_fill_parts_fill_a_resting_order_one_trade_per_step_and_a_cancel_keeps_what_filled() -> None:
+    e = engine(EngineConfig(fill_parts=3))
+    assert place(e, price="0.4950") == "NEW"
+    reserved = e.summary().open_order_initial_margin
+    e.advance(M1 + 9_900)  # the path reaches the limit: the first third
+    [order] = e.open_orders()
+    assert (order.status, order.executed_qty, order.avg_price) == ("PARTIALLY_FILLED", D(33), D("0.4950"))
+    assert e.summary().open_order_initial_margin < reserved  # only the unfilled part stays reserved
+    e.advance(M1 + 10_000)  # still through the limit: the second third
+    cancelled = e.cancel_order("ADAUSDT", M1 + 10_000, client_order_id=order.client_order_id)
+    assert (cancelled.status, cancelled.executed_qty) == ("CANCELED", D(66))
+    trades = e.trades("ADAUSDT")
+    assert [t.qty for t in trades] == [D(33), D(33)] and all(t.maker for t in trades)
+    assert e.account.position("ADAUSDT").amount == D(66) and e.open_orders() == []
+    assert e.summary().open_order_initial_margin == 0
+
+
 def test_ioc_fok_expire_when_not_marketable_and_fill_as_taker_when_marketable() -> None:
     e = engine()
     for tif in ("IOC", "FOK"):
