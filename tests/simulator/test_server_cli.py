@@ -64,3 +64,5 @@ def test_bad_fault_and_bad_data_are_one_line_errors() -> None:
     result = run("--data", "/nonexistent")
     assert result.returncode == 2 and "--data /nonexistent" in result.stderr
     assert "Traceback" not in result.stderr
+    result = run("--fill-parts", "0")
+    assert result.returncode == 2 and result.stderr.strip() == "simulator: --fill-parts 0: must be 1..100"
