@@ -101,8 +101,9 @@ class SimulatedExchange:
     ) -> None:
         self._doc = exchange_info
         self._instruments = {s: i for s, i in instruments_of(exchange_info).items() if s in replays}
-        self._replays = replays
-        self.engine = MatchingEngine(self._instruments, replays, config or EngineConfig(), start_ms)
+        # The engine shares these two dicts, so a market added later is tradable at once.
+        self._replays: dict[str, MarketSeries] = dict(replays)
+        self.engine = MatchingEngine(self._instruments, self._replays, config or EngineConfig(), start_ms)
         self._kline_ms = kline_update_ms
         self._mark_ms = mark_update_ms
         self._cursor = start_ms  # market payloads have been produced up to here
@@ -172,6 +173,15 @@ class SimulatedExchange:
     def instrument(self, symbol: str) -> Instrument:
         """The trading rules of `symbol`; SimError(-1121) if unknown."""
         return self.engine.instrument(symbol)
+
+    def add_market(self, entry: Json, series: MarketSeries) -> None:
+        """List one more symbol (its exchangeInfo entry) priced by `series` (paper mode's live edits)."""
+        symbol = str(entry["symbol"])
+        instrument = instruments_of({"symbols": [entry]})[symbol]
+        others = [s for s in self._doc["symbols"] if s.get("symbol") != symbol]
+        self._doc = {**self._doc, "symbols": [*others, entry]}
+        self._replays[symbol] = series
+        self._instruments[symbol] = instrument
 
     def mark_price(self, symbol: str, now_ms: int) -> Decimal:
         """The mark price (the replay path price) of `symbol` at `now_ms`."""

@@ -253,6 +253,7 @@ class LiveFeed:
         max_bars: int = 3000,
     ) -> None:
         self.series: dict[str, LiveSeries] = {s: LiveSeries(s, max_bars=max_bars) for s in symbols}
+        self._max_bars = max_bars
         self._now_ms = now_ms
         self._on_gap = on_gap
         self.candles = 0
@@ -265,6 +266,13 @@ class LiveFeed:
     def markets(self) -> Mapping[str, LiveSeries]:
         """The series by symbol (what the exchange and the engine read)."""
         return self.series
+
+    def add_symbol(self, symbol: str) -> LiveSeries:
+        """Follow one more symbol (a live config edit); its series, new or existing."""
+        series = self.series.get(symbol)
+        if series is None:
+            series = self.series[symbol] = LiveSeries(symbol, max_bars=self._max_bars)
+        return series
 
     def sink(self, event: Candle | MarkPrice) -> None:
         """A decoded market event from the stream: kline updates move prices, mark prices are noted."""

@@ -49,7 +49,7 @@ from strategies.runner import StrategyRunner
 from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
 from trader.bus import Bus
 from trader.config_watch import ConfigWatcher, diff_symbols
-from trader.errors import ConfigError, DaemonFailed, FatalError
+from trader.errors import ConfigError, DaemonFailed, FatalError, GatewayError
 from trader.events import AccountUpdate, ExecutionReport, UserStreamReset
 from trader.heartbeat import Heartbeat
 from trader.instruments import Instrument
@@ -284,6 +284,8 @@ class Daemon:
         old = self.config
         self.config = new
         self.risk_gate.update_limits(new.risk_for)
+        if self._paper is not None:
+            await self._list_on_paper_venue([s for s in changes.added if s not in self._instruments])
         for symbol in changes.added:
             if symbol not in self._instruments:
                 _log.error("config.symbol_unknown", symbol=symbol, hint="not traded on this venue")
@@ -317,6 +319,20 @@ class Daemon:
             changed=list(changes.changed),
             previous_symbols=[s.symbol for s in old.symbols],
         )
+
+    async def _list_on_paper_venue(self, symbols: list[str]) -> None:
+        """Paper mode lists only the configured symbols: list the added ones, then learn their rules.
+
+        The order manager and the risk gate share `self._instruments`, so they see them at once."""
+        assert self._paper is not None and self._gateway is not None
+        if not symbols:
+            return
+        try:
+            if await self._paper.add_symbols(symbols):
+                info = await self._gateway.exchange_info()
+                self._instruments.update(info.instruments)
+        except GatewayError as exc:  # the edit stays; these symbols just do not start
+            _log.error("config.symbols_unavailable", symbols=symbols, error=str(exc))
 
     def _register_status(self) -> None:
         beat = self.heartbeat

@@ -154,6 +154,7 @@ class PaperVenue:
     public: PublicMarketRest
     clock: WallClock
     public_stream_url: str
+    history_candles: int = 0  # bars of history fetched for a symbol before it trades
     api_key: str = DEFAULT_API_KEY
     api_secret: str = DEFAULT_API_SECRET
     backfilled: int = 0
@@ -211,6 +212,32 @@ class PaperVenue:
             "backfill_failures": self.backfill_failures,
             "connections": [c.as_dict() for c in self.streams.status()],
         }
+
+    async def add_symbols(self, symbols: Iterable[str]) -> list[str]:
+        """List more symbols at run time (a live YAML edit): their rules and history from the public
+        market, then their stream. Returns those added; one the public venue does not list is not.
+        Raises FatalError (one line) when the public market cannot be read."""
+        wanted = [s for s in dict.fromkeys(symbols) if s not in self.feed.series]
+        if not wanted:
+            return []
+        doc = await self.public.exchange_info()
+        entries = {
+            s["symbol"]: s for s in doc["symbols"] if isinstance(s, dict) and s.get("symbol") in wanted
+        }
+        added: list[str] = []
+        for symbol, entry in entries.items():
+            try:
+                instruments_of({"symbols": [entry]})
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                _log.error("paper.symbol_unreadable", symbol=symbol, error=str(exc))
+                continue
+            series = self.feed.add_symbol(symbol)
+            await self.public.klines_into(series, count=self.history_candles)
+            self.exchange.add_market(entry, series)
+            added.append(symbol)
+        await self.streams.add_symbols(added)
+        _log.info("paper.symbols_added", symbols=added, not_listed=sorted(set(wanted) - set(entries)))
+        return added
 
     def request_backfill(self, symbols: Iterable[str]) -> None:
         """Re-fetch from the public REST what the feed may have missed (reconnect, skipped minutes)."""
@@ -298,14 +325,15 @@ async def _start(
             "fill_parts": config.simulator.fill_parts,
         }
     )
+    history = config.engine.warmup_candles + 2
     for symbol in symbols:
-        await public.klines_into(feed.series[symbol], count=config.engine.warmup_candles + 2)
+        await public.klines_into(feed.series[symbol], count=history)
     exchange = SimulatedExchange(doc, feed.markets, start_ms=clock.now_ms(), config=engine)
     server = SimulatorServer(
         exchange, clock, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET, wall_clock=clock
     )
     streams = MarketStreams(stream_url, clock, feed.sink, watchdog_s=stream_watchdog_s)
-    venue = PaperVenue(exchange, server, feed, streams, public, clock, stream_url)
+    venue = PaperVenue(exchange, server, feed, streams, public, clock, stream_url, history_candles=history)
     venue_box.append(venue)
 
     def on_reconnect(reconnected: frozenset[str]) -> None:

@@ -214,3 +214,24 @@ async def test_paper_mode_reads_the_public_market_and_trades_locally(tmp_path: P
         assert public.server.listen_keys.current is None, "paper mode opened a user stream on the venue"
         for symbol in ("WLDUSDT", "ADAUSDT"):
             assert public.server.exchange.all_orders({"symbol": symbol}, public.clock.now_ms()) == []
+
+
+async def test_paper_mode_lists_and_trades_a_symbol_added_to_the_yaml_while_running(tmp_path: Path) -> None:
+    from tests.integration.venue import simulated_venue
+
+    path = _config_file(tmp_path, speed=600, symbols_yaml=_ONE_SYMBOL)
+    async with simulated_venue(speed=600) as public:  # lists WLDUSDT and ADAUSDT
+        settings = _settings(tmp_path, path).model_copy(
+            update={"mode": Mode.PAPER, "stream_url": public.server.stream_url}
+        )
+        async with _started(settings, load_config(path), path) as daemon:
+            assert daemon._paper is not None and daemon._paper.symbols == ["WLDUSDT"]
+            added = _ONE_SYMBOL.replace("symbols:\n", "").replace("WLDUSDT", "ADAUSDT")
+            path.write_text(path.read_text() + added)
+            await _wait_for(lambda: "ADAUSDT" in daemon._runners, 15, "ADAUSDT to start in paper mode")
+            assert daemon._paper.symbols == ["ADAUSDT", "WLDUSDT"] and "ADAUSDT" in daemon._instruments
+            runner = daemon._runners["ADAUSDT"]
+            await _wait_for(lambda: runner.candles >= 2, 20, "ADAUSDT candles from the public stream")
+            assert daemon._gateway is not None
+            info = await daemon._gateway.exchange_info()
+            assert "ADAUSDT" in info.instruments  # the local venue takes its orders now

@@ -244,3 +244,26 @@ def test_public_rest_url_follows_the_public_stream_url() -> None:
     assert public_rest_url_for("wss://fstream.binancefuture.com/") == "https://testnet.binancefuture.com"
     assert public_rest_url_for("ws://127.0.0.1:8123") == "http://127.0.0.1:8123"
     assert public_rest_url_for("wss://example.test:9443/stream") == "https://example.test:9443"
+
+
+async def test_a_symbol_added_at_run_time_is_listed_with_history_and_fills_at_public_prices() -> None:
+    async with paper_trading(speed=60, symbols=("WLDUSDT",)) as p:
+        assert p.venue.symbols == ["WLDUSDT"]
+        assert await p.venue.add_symbols([SYMBOL, "NOPEUSDT"]) == [SYMBOL]  # A does not list NOPEUSDT
+        assert p.venue.symbols == [SYMBOL, "WLDUSDT"]
+        assert SYMBOL in (await p.gateway.exchange_info()).instruments
+        history = await p.gateway.klines(SYMBOL, limit=20)
+        assert len(history) == 20  # the warm-up history came from A's REST
+        events: list[Any] = []
+        stream = await user_stream(p, events)
+        try:
+            await until(lambda: p.venue.feed.series[SYMBOL].updates >= 2, what=f"{SYMBOL} klines from A")
+            placed = await p.gateway.place_order(order(Side.BUY, OrderType.MARKET))
+            recent = p.public.closes_of(SYMBOL)[-3:]
+            tick = p.venue.exchange.instrument(SYMBOL).tick_size
+            assert placed.status == "FILLED"
+            assert placed.avg_price in {taker(c, Side.BUY, tick) for c in recent}
+            await until(lambda: bool(trades(events, placed.client_order_id)), what="the fill event")
+        finally:
+            await stream.stop()
+        assert await p.venue.add_symbols([SYMBOL]) == []  # already listed: nothing fetched again

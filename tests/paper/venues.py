@@ -110,10 +110,15 @@ class _Settings:
     stream_url: str | None
 
 
-def paper_config(warmup: int = 30) -> TraderConfig:
-    """The shipped configuration (WLDUSDT, ADAUSDT) with a short warm-up."""
+def paper_config(warmup: int = 30, symbols: tuple[str, ...] = ("WLDUSDT", "ADAUSDT")) -> TraderConfig:
+    """The shipped configuration (WLDUSDT, ADAUSDT, or some of them) with a short warm-up."""
     config = load_config(ROOT / "config" / "config.yaml")
-    return config.model_copy(update={"engine": config.engine.model_copy(update={"warmup_candles": warmup})})
+    return config.model_copy(
+        update={
+            "engine": config.engine.model_copy(update={"warmup_candles": warmup}),
+            "symbols": [s for s in config.symbols if s.symbol in symbols],
+        }
+    )
 
 
 @dataclass
@@ -126,11 +131,13 @@ class Paper:
 
 
 @asynccontextmanager
-async def paper_trading(speed: float, *, warmup: int = 30, **options: Any) -> AsyncIterator[Paper]:
+async def paper_trading(
+    speed: float, *, warmup: int = 30, symbols: tuple[str, ...] = ("WLDUSDT", "ADAUSDT"), **options: Any
+) -> AsyncIterator[Paper]:
     """A at `speed`, the paper venue on it, and a gateway as app.py builds it in paper mode."""
     async with public_market(speed) as public:
         venue = await start_paper_venue(
-            paper_config(warmup),
+            paper_config(warmup, symbols),
             _Settings(public.server.stream_url),
             engine_config=EngineConfig(slippage_bps=SLIPPAGE_BPS),
             **options,
