@@ -59,6 +59,7 @@ _REST_FOR_STREAM_HOST = {
 
 class _SettingsLike(Protocol):
     stream_url: str | None
+    rest_url: str | None
 
 
 def public_rest_url_for(stream_url: str) -> str:
@@ -276,7 +277,8 @@ async def start_paper_venue(
     traceback) when the public market data cannot be read.
     """
     stream_url = (settings.stream_url or VENUE_DEFAULTS[Mode.LIVE].stream_url).rstrip("/")
-    rest_url = (public_rest_url or public_rest_url_for(stream_url)).rstrip("/")
+    # TRADER_REST_URL names the public market-data REST here: orders never leave this process.
+    rest_url = (public_rest_url or settings.rest_url or public_rest_url_for(stream_url)).rstrip("/")
     clock = WallClock()
     public = PublicMarketRest(rest_url, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)))
     try:

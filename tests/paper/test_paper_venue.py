@@ -15,7 +15,16 @@ import pytest
 
 from executor.user_stream import UserDataStream
 from simulator.market_data import MINUTE_MS
-from tests.paper.venues import SLIPPAGE_BPS, SYMBOL, Paper, _Settings, paper_config, paper_trading, until
+from tests.paper.venues import (
+    SLIPPAGE_BPS,
+    SYMBOL,
+    Paper,
+    _Settings,
+    paper_config,
+    paper_trading,
+    public_market,
+    until,
+)
 from trader.errors import FatalError
 from trader.events import ExecutionReport, ExecutionType, OrderRequest, OrderType, Side, TimeInForce
 from trader.paper_venue import public_rest_url_for, start_paper_venue
@@ -237,6 +246,18 @@ async def test_an_unreachable_public_market_is_one_line_without_traceback() -> N
     message = str(info.value)
     assert "\n" not in message and f"http://127.0.0.1:{port}/fapi/v1/exchangeInfo" in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+async def test_trader_rest_url_names_the_public_rest_in_paper_mode() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with public_market(speed=60) as public:  # the stream URL is good; the REST URL is not
+        settings = _Settings(public.server.stream_url, rest_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(FatalError) as info:
+            await start_paper_venue(paper_config(), settings, timeout_s=2)
+    assert f"http://127.0.0.1:{port}/fapi/v1/exchangeInfo" in str(info.value)
+    assert public.requests == []  # nothing went to the stream's host instead
 
 
 def test_public_rest_url_follows_the_public_stream_url() -> None:

@@ -108,6 +108,7 @@ async def public_market(speed: float) -> AsyncIterator[PublicVenue]:
 @dataclass
 class _Settings:
     stream_url: str | None
+    rest_url: str | None = None
 
 
 def paper_config(warmup: int = 30, symbols: tuple[str, ...] = ("WLDUSDT", "ADAUSDT")) -> TraderConfig:
