@@ -73,8 +73,20 @@ class PricePath(Protocol):
     def price_range(self, after_ms: int, until_ms: int) -> tuple[Decimal, Decimal]: ...
 
 
+class FundingSchedule(Protocol):
+    """Funding times and rates a live market announced (paper mode's mark-price stream)."""
+
+    def funding_times(self, symbol: str) -> list[int]: ...
+
+    def funding_rate(self, symbol: str, funding_time: int) -> Decimal | None: ...
+
+
 class MatchingEngine:
-    """Orders, fills, the account and funding for one simulated account."""
+    """Orders, fills, the account and funding for one simulated account.
+
+    Funding follows `funding` where it announced a symbol's times and rates (paper mode), and
+    otherwise the configured schedule (every `funding_interval_hours` from 00:00 UTC, default rate).
+    """
 
     def __init__(
         self,
@@ -82,10 +94,12 @@ class MatchingEngine:
         prices: Mapping[str, PricePath],
         config: EngineConfig,
         start_ms: int,
+        funding: FundingSchedule | None = None,
     ) -> None:
         self.instruments = instruments
         self.prices = prices
         self.config = config
+        self._funding = funding
         self.account = Account(config.starting_balance, config.default_leverage)
         self._now = start_ms
         self._orders: dict[int, Order] = {}
@@ -161,13 +175,28 @@ class MatchingEngine:
         return self.config.symbol_funding_hours.get(symbol, self.config.funding_interval_hours) * HOUR_MS
 
     def next_funding_time(self, symbol: str, now_ms: int) -> int:
-        """The first funding time strictly after `now_ms`."""
+        """The first funding time strictly after `now_ms` (an announced one, if any)."""
+        announced = self._announced(symbol)
+        later = [t for t in announced if t > now_ms]
+        if later:
+            return later[0]
         interval = self.funding_interval_ms(symbol)
         return (now_ms // interval + 1) * interval
 
     def funding_rate(self, symbol: str, funding_time: int) -> Decimal:
-        """The rate applied at `funding_time` (the configured default)."""
-        return self.config.default_funding_rate
+        """The rate applied at `funding_time`: the announced one, else the configured default."""
+        rate = self._funding.funding_rate(symbol, funding_time) if self._funding is not None else None
+        return rate if rate is not None else self.config.default_funding_rate
+
+    def _announced(self, symbol: str) -> list[int]:
+        return self._funding.funding_times(symbol) if self._funding is not None else []
+
+    def _is_funding_time(self, symbol: str, at: int) -> bool:
+        announced = self._announced(symbol)
+        if announced:
+            # Once a market announced its schedule (1, 4 or 8 h), only those times count.
+            return at in announced
+        return at % self.funding_interval_ms(symbol) == 0
 
     def summary(self) -> AccountSummary:
         """Wallet, unrealized PnL and margins at the current mark prices."""
@@ -382,7 +411,7 @@ class MatchingEngine:
 
     def _pay_funding(self, at: int) -> None:
         for pos in self.account.positions():
-            if pos.amount and at % self.funding_interval_ms(pos.symbol) == 0:
+            if pos.amount and self._is_funding_time(pos.symbol, at):
                 mark = self.prices[pos.symbol].price_at(at)
                 change = self.account.apply_funding(pos.symbol, mark, self.funding_rate(pos.symbol, at), at)
                 # Binance: a cross-margin FUNDING_FEE update carries the balance only, no positions.

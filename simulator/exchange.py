@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import wire
-from simulator.engine import MAINT_MARGIN_RATE, MatchingEngine
+from simulator.engine import MAINT_MARGIN_RATE, FundingSchedule, MatchingEngine
 from simulator.engine_types import EngineConfig, Order, OrderEvent
 from simulator.errors import SimError
 from simulator.exchange_info import instruments_of, load_exchange_info, with_synthetic_symbols
@@ -98,12 +98,15 @@ class SimulatedExchange:
         config: EngineConfig | None = None,
         kline_update_ms: int = 250,
         mark_update_ms: int = 1000,
+        funding: FundingSchedule | None = None,
     ) -> None:
         self._doc = exchange_info
         self._instruments = {s: i for s, i in instruments_of(exchange_info).items() if s in replays}
         # The engine shares these two dicts, so a market added later is tradable at once.
         self._replays: dict[str, MarketSeries] = dict(replays)
-        self.engine = MatchingEngine(self._instruments, self._replays, config or EngineConfig(), start_ms)
+        self.engine = MatchingEngine(
+            self._instruments, self._replays, config or EngineConfig(), start_ms, funding=funding
+        )
         self._kline_ms = kline_update_ms
         self._mark_ms = mark_update_ms
         self._cursor = start_ms  # market payloads have been produced up to here

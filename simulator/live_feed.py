@@ -41,6 +41,7 @@ from trader.events import Candle, MarkPrice
 __all__ = ["FeedStats", "LiveFeed", "LiveSeries", "bar_from_rest_row"]
 
 _ZERO = Decimal(0)
+_FUNDING_TIMES_KEPT = 4  # the next one, and the last few in case a payment is still being settled
 
 
 def bar_from_rest_row(row: Sequence[Any]) -> Bar:
@@ -261,6 +262,8 @@ class LiveFeed:
         self.unknown_symbol = 0
         self.gaps = 0
         self.last_mark: dict[str, Decimal] = {}
+        # symbol -> {announced funding time: the latest rate announced for it}
+        self._funding: dict[str, dict[int, Decimal]] = {}
 
     @property
     def markets(self) -> Mapping[str, LiveSeries]:
@@ -289,6 +292,18 @@ class LiveFeed:
         elif type(event) is MarkPrice:
             self.mark_prices += 1
             self.last_mark[event.symbol] = event.mark_price
+            announced = self._funding.setdefault(event.symbol, {})
+            announced[event.next_funding_time] = event.funding_rate
+            if len(announced) > _FUNDING_TIMES_KEPT:
+                del announced[min(announced)]
+
+    def funding_times(self, symbol: str) -> list[int]:
+        """The funding times the stream announced for `symbol` (the newest few), ascending."""
+        return sorted(self._funding.get(symbol, ()))
+
+    def funding_rate(self, symbol: str, funding_time: int) -> Decimal | None:
+        """The last rate the stream announced for that funding time; None if it never did."""
+        return self._funding.get(symbol, {}).get(funding_time)
 
     def mark_gap(self, symbols: Iterable[str]) -> None:
         """The stream of these symbols reconnected: their next update's extremes do not count."""

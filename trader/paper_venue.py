@@ -330,7 +330,8 @@ async def _start(
     history = config.engine.warmup_candles + 2
     for symbol in symbols:
         await public.klines_into(feed.series[symbol], count=history)
-    exchange = SimulatedExchange(doc, feed.markets, start_ms=clock.now_ms(), config=engine)
+    # Funding at the public market's own times and announced rates (markPrice T and r).
+    exchange = SimulatedExchange(doc, feed.markets, start_ms=clock.now_ms(), config=engine, funding=feed)
     server = SimulatorServer(
         exchange, clock, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET, wall_clock=clock
     )

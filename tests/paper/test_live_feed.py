@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from simulator.engine import MatchingEngine
+from simulator.engine_types import EngineConfig, NewOrder
 from simulator.errors import SimError
 from simulator.live_feed import LiveFeed, LiveSeries, bar_from_rest_row
 from simulator.market_data import MINUTE_MS
-from trader.events import Candle, MarkPrice
+from trader.events import Candle, MarkPrice, Side
+from trader.instruments import Instrument, parse_exchange_info
+
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 T0 = 1_700_000_040_000 - 1_700_000_040_000 % MINUTE_MS
 D = Decimal
@@ -30,6 +37,10 @@ def candle(open_time: int, o: str, h: str, lo: str, c: str, *, closed: bool = Fa
         closed,
         open_time + 1000,
     )
+
+
+def _ada() -> Instrument:
+    return parse_exchange_info(json.loads((DATA / "exchange_info.json").read_text())).instruments["ADAUSDT"]
 
 
 def rest_row(open_time: int, close: str) -> list[object]:
@@ -114,3 +125,22 @@ def test_feed_stamps_after_now_and_counts_unknown_symbols_and_gaps() -> None:
     stats = feed.stats()
     assert (stats.candles, stats.mark_prices, stats.unknown_symbol, stats.gaps) == (2, 1, 1, 1)
     assert gaps == ["ADAUSDT"] and feed.last_mark["ADAUSDT"] == D("1.01")
+
+
+def test_the_engine_pays_funding_at_the_times_and_rates_the_mark_price_stream_announced() -> None:
+    # T0 is 2023-11-14 22:14 UTC. The stream announces 01:00 (a 1-hour schedule), not 00:00.
+    announced_at = 1_700_010_000_000  # 2023-11-15 01:00 UTC
+    now = [T0]
+    feed = LiveFeed(["ADAUSDT"], lambda: now[0])
+    feed.sink(candle(T0, "1.0", "1.0", "1.0", "1.0"))
+    engine = MatchingEngine(
+        {"ADAUSDT": _ada()}, feed.markets, EngineConfig(taker_fee=D(0)), T0, funding=feed
+    )
+    engine.place_order(NewOrder("ADAUSDT", Side.BUY, "MARKET", D(100)), T0 + 1)
+    assert engine.next_funding_time("ADAUSDT", T0) == 1_700_006_400_000  # nothing announced: 00:00
+    feed.sink(MarkPrice("ADAUSDT", D("1.0"), D("1.0"), D("0.0003"), announced_at, T0 + 5))
+    feed.sink(MarkPrice("ADAUSDT", D("1.0"), D("1.0"), D("0.0005"), announced_at, T0 + 6))  # newest wins
+    assert engine.next_funding_time("ADAUSDT", T0 + 10) == announced_at
+    engine.advance(announced_at + 1_000)
+    funding = [(i.time, i.income) for i in engine.account.income if i.income_type == "FUNDING_FEE"]
+    assert funding == [(announced_at, D("-0.05"))]  # 100 × 1.0 × 0.0005, at 01:00 and not at 00:00
