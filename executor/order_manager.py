@@ -172,6 +172,7 @@ class OrderManager:
         order_ttl_seconds: float,
         reprice_on_ttl: bool,
         poll_seconds: float,
+        ttl_check_seconds: float = 1.0,
         max_retries: int = 5,
         backoff_base_s: float = 0.2,
         backoff_max_s: float = 5.0,
@@ -187,6 +188,9 @@ class OrderManager:
         self._ttl_ms = int(order_ttl_seconds * 1000)
         self._reprice = reprice_on_ttl
         self._poll_s = poll_seconds
+        # Real seconds between TTL checks: TTLs run on the market clock, which a simulator may run
+        # hundreds of times faster than the wall clock (the daemon passes 1 / speed).
+        self._ttl_check_s = ttl_check_seconds
         self._max_retries = max_retries
         self._backoff_base = backoff_base_s
         self._backoff_max = backoff_max_s
@@ -766,7 +770,7 @@ class OrderManager:
 
     async def _housekeeping(self) -> None:
         last_poll = time.monotonic()
-        tick = max(0.05, min(1.0, self._poll_s))
+        tick = max(0.01, min(self._ttl_check_s, self._poll_s))
         while True:
             await asyncio.sleep(tick)
             try:

@@ -56,7 +56,7 @@ from trader.instruments import Instrument
 from trader.market_data import MarketDataService
 from trader.paper_venue import PaperVenue, start_paper_venue
 from trader.sim_venue import SimVenue, start_sim_venue
-from utils.clock import Clock, WallClock
+from utils.clock import Clock, ScaledClock, WallClock
 
 _log = structlog.get_logger(__name__)
 
@@ -153,6 +153,7 @@ class Daemon:
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
 
         # Consumers first: order manager, risk gate, audit, then strategies, then the streams.
+        speed = self.clock.speed if isinstance(self.clock, ScaledClock) else 1.0
         self.order_manager = OrderManager(
             gateway,
             db,
@@ -162,6 +163,7 @@ class Daemon:
             order_ttl_seconds=config.engine.order_ttl_seconds,
             reprice_on_ttl=config.engine.reprice_on_ttl,
             poll_seconds=config.engine.order_poll_seconds,
+            ttl_check_seconds=1.0 / speed,  # about once per market second
         )
         self._spawn("order_manager", self.order_manager.run())
         self.risk_gate = RiskGate(

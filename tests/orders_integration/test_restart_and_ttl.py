@@ -108,6 +108,21 @@ async def test_an_unfilled_entry_is_cancelled_after_its_ttl(db: Database) -> Non
         await check_db_matches_venue(rig)
 
 
+async def test_ttls_follow_the_market_clock_of_a_fast_simulator(db: Database) -> None:
+    # At 600x a real second is 10 market minutes: checking once per real second (the poll cadence)
+    # would cancel a 30 s TTL up to 10 minutes late. The daemon checks once per market second.
+    speed = 600
+    async with order_rig(db, speed=speed, ttl_s=30, poll_s=5.0, ttl_check_s=1 / speed) as rig:
+        tick = rig.instruments[SYMBOL].tick_size
+        far = quantize_price(rig.mark() * Decimal("0.955"), tick, Side.BUY, PriceIntent.PASSIVE)
+        rig.publish(rig.request("itest-ttl-fast", Side.BUY, "10", price=far))
+        row = await rig.wait_state("itest-ttl-fast", "CANCELED", within=5)
+        assert row.expire_time is not None
+        late_ms = row.updated_time - row.expire_time
+        assert 0 <= late_ms < 150_000, f"cancelled {late_ms / 1000:.0f} market seconds after its TTL"
+        await check_db_matches_venue(rig)
+
+
 async def test_an_expired_entry_is_re_priced_once_at_the_mark_under_a_derived_id(db: Database) -> None:
     async with order_rig(db, speed=60, ttl_s=30, reprice=True) as rig:
         # The real market streams feed the order manager its mark prices, as in the daemon.
