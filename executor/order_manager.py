@@ -56,7 +56,7 @@ from executor.order_state import (
     transition,
 )
 from executor.positions import Position
-from executor.reconcile import OrderGateway, SessionRunner, corrected_position
+from executor.reconcile import OrderGateway, SessionRunner, backfill_funding, corrected_position
 from executor.venue_models import VenueOrder
 from trader.bus import Bus, Subscription, SubscriptionClosed
 from trader.errors import (
@@ -684,9 +684,26 @@ class OrderManager:
         if isinstance(event, UserStreamReset):
             _log.warning("order_manager.user_stream_reset", reason=event.reason)
             self._stream_down = True
-            self._spawn(self._poll_once(check_positions=True), name="om.poll.reset")
+            self._spawn(self._catch_up_after_reset(), name="om.poll.reset")
         elif isinstance(event, AccountUpdate) and event.reason == "FUNDING_FEE":
             await self._book_funding(event)
+
+    async def _catch_up_after_reset(self) -> None:
+        """Events may have been lost with the stream: funding from the income history first, then
+        orders, fills and positions (in that order, so a position check sees the funding booked)."""
+        try:
+            changed = await backfill_funding(self._gateway, self._db, self._clock)
+        except FatalError as exc:
+            self._halt(exc)
+            return
+        except GatewayError as exc:  # the next reset or restart tries again
+            _log.warning("order_manager.funding_backfill_failed", error=repr(exc))
+            changed = []
+        for position in changed:
+            self.counters.funding_payments += 1
+            self._positions[position.symbol] = position
+            self._publish_position(position, self._clock.now_ms())
+        await self._poll_once(check_positions=True)
 
     async def _book_funding(self, event: AccountUpdate) -> None:
         # Binance names the position only for isolated margin; in cross margin the balance change

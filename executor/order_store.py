@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from database.models import FillRow, FundingPaymentRow, OrderEventRow, OrderRow, PositionRow
 from executor.order_state import Fill, OrderState
@@ -299,10 +299,18 @@ def book_fill(
     return BookedFill(position, realized)
 
 
+# Funding intervals are 1 hour or more, so two records of one symbol within a minute are one payment
+# (the stream's transaction time and the income history's time need not be the same millisecond).
+SAME_FUNDING_MS = 60_000
+
+
 def book_funding(session: Session, symbol: str, asset: str, amount: Decimal, *, time: int) -> Position | None:
     """Record a funding payment and add it to the position; None when already recorded."""
     exists = session.exec(
-        select(FundingPaymentRow).where(FundingPaymentRow.symbol == symbol, FundingPaymentRow.time == time)
+        select(FundingPaymentRow).where(
+            FundingPaymentRow.symbol == symbol,
+            col(FundingPaymentRow.time).between(time - SAME_FUNDING_MS, time + SAME_FUNDING_MS),
+        )
     ).first()
     if exists is not None:
         return None
@@ -316,6 +324,14 @@ def book_funding(session: Session, symbol: str, asset: str, amount: Decimal, *, 
         session.rollback()
         return None
     return position
+
+
+def last_funding_times(session: Session) -> dict[str, int]:
+    """The time of the newest funding payment booked, by symbol."""
+    rows = session.exec(
+        select(FundingPaymentRow.symbol, func.max(FundingPaymentRow.time)).group_by(FundingPaymentRow.symbol)
+    ).all()
+    return {symbol: int(latest) for symbol, latest in rows if latest is not None}
 
 
 def booked_trade_ids(session: Session, symbol: str, trade_ids: Sequence[int]) -> set[int]:

@@ -16,6 +16,10 @@ Fills are back-filled from userTrades (de-duplicated on symbol + trade id) for e
 venue quantity exceeds its booked fills. Finally positions are compared with the venue's
 positionRisk and corrected to the venue's quantity, with a warning, for symbols where none of our
 orders is still open (with an order open, a fill in flight would look like a disagreement).
+
+Funding the venue charged while no FUNDING_FEE event reached us (the daemon was down, or the user
+stream was) is back-filled from the income history for every position we hold open
+(`backfill_funding`, also run by the order manager after a user-stream reset).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ _ZERO = Decimal(0)
 _T = TypeVar("_T")
 
 NEVER_REACHED = "never reached the venue"
+INCOME_PAGE = 1000  # GET /fapi/v1/income's largest page
+FUNDING_LOOKBACK_MS = 7 * 24 * 3_600_000  # Binance's default income window
 
 
 class OrderGateway(Protocol):
@@ -83,6 +89,7 @@ class ReconcileReport:
     never_arrived: int = 0
     venue_missing: int = 0  # never_arrived and venue_missing are also counted in canceled
     fills_backfilled: int = 0
+    funding_backfilled: int = 0
     positions_corrected: int = 0
     positions_mismatch_skipped: int = 0
 
@@ -240,6 +247,7 @@ async def reconcile(
             if booked is not None:
                 report.fills_backfilled += 1
 
+    report.funding_backfilled = len(await backfill_funding(gateway, db, clock))
     venue_positions = await _with_retries(gateway.positions)
     ours = await db.run(order_store.load_positions)
     theirs = {p.symbol: p for p in venue_positions}
@@ -264,6 +272,52 @@ async def reconcile(
 
     _log.info("reconcile.done", report=str(report), started=time.strftime("%H:%M:%S"))
     return report
+
+
+async def backfill_funding(
+    gateway: OrderGateway, db: SessionRunner, clock: Clock, *, lookback_ms: int = FUNDING_LOOKBACK_MS
+) -> list[Position]:
+    """Book the funding fees the venue charged our open positions that are not booked yet.
+
+    Looks back from the newest payment booked for each symbol (else from when the position was
+    opened), at most `lookback_ms`. Returns the positions it changed.
+    """
+    positions = {s: p for s, p in (await db.run(order_store.load_positions)).items() if not p.is_flat}
+    if not positions:
+        return []
+    booked_until = await db.run(order_store.last_funding_times)
+    now = clock.now_ms()
+    since = {
+        symbol: max(booked_until.get(symbol, 0), position.opened_time or 0, now - lookback_ms)
+        for symbol, position in positions.items()
+    }
+    start = min(since.values())
+    changed: list[Position] = []
+    while True:
+        page = await _with_retries(partial(gateway.income, "FUNDING_FEE", start, now))
+        for record in sorted(page, key=lambda r: r.time):
+            if record.symbol not in since or record.time <= since[record.symbol] or record.amount == _ZERO:
+                continue
+            position = await db.run(
+                partial(
+                    order_store.book_funding,
+                    symbol=record.symbol,
+                    asset=record.asset,
+                    amount=record.amount,
+                    time=record.time,
+                )
+            )
+            if position is not None:
+                changed.append(position)
+                _log.info(
+                    "reconcile.funding_backfilled",
+                    symbol=record.symbol,
+                    amount=str(record.amount),
+                    time=record.time,
+                )
+        if len(page) < INCOME_PAGE:
+            return changed
+        start = max(r.time for r in page) + 1
 
 
 def _count(report: ReconcileReport, state: OrderState) -> None:

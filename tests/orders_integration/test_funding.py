@@ -7,6 +7,8 @@ simulated clock a few simulated minutes before a funding time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from decimal import Decimal
 
@@ -14,6 +16,7 @@ from sqlmodel import select
 
 from database.engine import Database
 from database.models import FundingPaymentRow
+from executor.reconcile import backfill_funding, reconcile
 from executor.venue_models import VenueIncome
 from tests.orders_integration.rig import SYMBOL, Rig, order_rig, wait_for
 from trader.events import Side
@@ -57,6 +60,9 @@ async def test_funding_with_one_position_open_is_booked_to_it(db: Database) -> N
         assert position is not None and position.funding == rows[0].amount
         assert position.quantity == Decimal(10)  # funding moves money, not the position
         assert rig.manager.counters.funding_payments == 1
+        # The income history's record of the same payment is not booked a second time.
+        assert await backfill_funding(rig.gateway, db, rig.clock) == []
+        assert len(await funding_rows(db)) == 1
 
 
 async def test_funding_with_two_positions_open_is_split_per_symbol_from_the_income_history(
@@ -77,3 +83,66 @@ async def test_funding_with_two_positions_open_is_split_per_symbol_from_the_inco
             assert position is not None and position.funding == amount
         assert rig.manager.counters.funding_payments == 2
         assert rig.manager.counters.funding_unattributed == 0
+
+
+async def _long_position(rig: Rig, cid: str) -> None:
+    rig.publish(rig.request(cid, Side.BUY, "10"))
+    await rig.wait_state(cid, "FILLED")
+
+    async def booked() -> bool:
+        position = await rig.position_row()
+        return position is not None and position.quantity == Decimal(10)
+
+    await wait_for(booked, 3, "the position to be booked")
+
+
+async def _venue_charged_funding(rig: Rig) -> list[VenueIncome]:
+    async def charged() -> bool:
+        return bool(await venue_funding(rig))
+
+    await wait_for(charged, 15, "the venue to charge funding")
+    await asyncio.sleep(0.3)  # time for a FUNDING_FEE event, were one still coming, to be booked
+    return await venue_funding(rig)
+
+
+async def test_funding_charged_while_the_daemon_was_down_is_booked_at_restart(db: Database) -> None:
+    async with order_rig(db, speed=120, start_ms=before_next_funding(300)) as rig:
+        await _long_position(rig, "itest-funding-down")
+        # The daemon stops: no order manager, no user stream.
+        assert rig.task is not None
+        rig.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rig.task
+        rig.task = None
+        await rig.stream.stop()
+        [charged] = await _venue_charged_funding(rig)
+        assert await funding_rows(db) == []
+
+        report = await reconcile(rig.gateway, db, rig.clock, rig.instruments, settle_seconds=1.0)
+        assert report.funding_backfilled == 1
+        [row] = await funding_rows(db)
+        assert (row.symbol, row.amount, row.time) == (charged.symbol, charged.amount, charged.time)
+        position = await rig.position_row()
+        assert position is not None and position.funding == charged.amount
+        again = await reconcile(rig.gateway, db, rig.clock, rig.instruments, settle_seconds=1.0)
+        assert again.funding_backfilled == 0 and len(await funding_rows(db)) == 1
+
+
+async def test_funding_lost_with_the_user_stream_is_booked_after_it_reconnects(db: Database) -> None:
+    async with order_rig(db, speed=120, start_ms=before_next_funding(300)) as rig:
+        await _long_position(rig, "itest-funding-lost")
+        await asyncio.sleep(0.3)  # the fill's own ACCOUNT_UPDATE has gone by
+        rig.server.inject("user_drop", 1, event="ACCOUNT_UPDATE")  # the FUNDING_FEE update is lost
+        [charged] = await _venue_charged_funding(rig)
+        assert await funding_rows(db) == [], "the FUNDING_FEE update was meant to be lost"
+
+        rig.server.inject("ws_drop")  # the reconnect tells the order manager events may be lost
+        [row] = await wait_for_funding(rig, 1)
+        assert (row.symbol, row.amount, row.time) == (charged.symbol, charged.amount, charged.time)
+        assert rig.stream.resets >= 1 and rig.manager.counters.funding_payments == 1
+
+        async def published() -> bool:
+            rig.drain()
+            return any(p.symbol == SYMBOL and p.quantity == Decimal(10) for p in rig.seen_positions)
+
+        await wait_for(published, 3, "position.update after the funding back-fill")
