@@ -21,10 +21,10 @@ new fill is inserted into `fills` (unique on symbol + trade_id), booked into the
 persisted in one transaction, then published on `order.update` and `position.update`. An
 ACCOUNT_UPDATE with reason FUNDING_FEE books funding: to the one open position, or, with several
 open (cross margin reports only the summed balance change), per symbol from the venue's income
-history. After a UserStreamReset the manager polls
-open orders over REST every `poll_seconds` and back-fills fills from userTrades until the stream
-delivers again; it also back-fills whenever the venue reports more filled quantity than the fills
-we hold. Unfilled entry orders are cancelled after `order_ttl_seconds` (on the clock's timeline)
+history. After a UserStreamReset the manager first books any funding the stream lost (income
+history), then polls open orders over REST every `poll_seconds` and back-fills fills from
+userTrades until the stream delivers again; it also back-fills whenever the venue reports more
+filled quantity than the fills we hold. Unfilled entry orders are cancelled after `order_ttl_seconds` (on the clock's timeline)
 and, with `reprice_on_ttl`, re-sent once at the current mark under a derived client id.
 
 Network waits (backoff, Retry-After, recvWindow settling, poll cadence) use real time: rate limits
@@ -70,7 +70,6 @@ from trader.errors import (
 )
 from trader.events import (
     AccountUpdate,
-    BalanceChange,
     ExecutionReport,
     MarkPrice,
     OrderRequest,
@@ -90,8 +89,6 @@ _ZERO = Decimal(0)
 # unknown order on cancel / query.
 DUPLICATE_CLIENT_ID = -4116
 UNKNOWN_ORDER = -2011
-# The income history entry of a funding fee carries (about) the ACCOUNT_UPDATE's transaction time.
-_FUNDING_WINDOW_MS = 60_000
 
 
 @dataclass(slots=True)
@@ -117,7 +114,7 @@ class OrderCounters:
     reprices: int = 0
     polls: int = 0
     funding_payments: int = 0
-    funding_unattributed: int = 0
+    funding_backfill_failures: int = 0
     position_corrections: int = 0
 
 
@@ -691,18 +688,7 @@ class OrderManager:
     async def _catch_up_after_reset(self) -> None:
         """Events may have been lost with the stream: funding from the income history first, then
         orders, fills and positions (in that order, so a position check sees the funding booked)."""
-        try:
-            changed = await backfill_funding(self._gateway, self._db, self._clock)
-        except FatalError as exc:
-            self._halt(exc)
-            return
-        except GatewayError as exc:  # the next reset or restart tries again
-            _log.warning("order_manager.funding_backfill_failed", error=repr(exc))
-            changed = []
-        for position in changed:
-            self.counters.funding_payments += 1
-            self._positions[position.symbol] = position
-            self._publish_position(position, self._clock.now_ms())
+        await self._backfill_funding()
         await self._poll_once(check_positions=True)
 
     async def _book_funding(self, event: AccountUpdate) -> None:
@@ -720,42 +706,30 @@ class OrderManager:
                     symbols[0], change.asset, change.balance_change, event.transaction_time, event.event_time
                 )
             return
-        # The income query costs weight 30 and must not hold up the account events behind it.
-        self._spawn(self._book_funding_from_income(event, changes), name="om.funding")
+        # Several positions: the income history has each symbol's share. The query (weight 30)
+        # must not hold up the account events queued behind this one.
+        self._spawn(self._backfill_funding(), name="om.funding")
 
-    async def _book_funding_from_income(self, event: AccountUpdate, changes: list[BalanceChange]) -> None:
-        """Split a cross-margin funding change per symbol with GET /fapi/v1/income, retrying."""
-        total = sum((c.balance_change for c in changes), _ZERO)
-        at = event.transaction_time
-        for attempt in range(1, self._max_retries + 2):
-            try:
-                records = await self._gateway.income(
-                    "FUNDING_FEE", at - _FUNDING_WINDOW_MS, at + _FUNDING_WINDOW_MS
-                )
-                break
-            except FatalError as exc:
-                self._halt(exc)
-                return
-            except GatewayError as exc:
-                if attempt > self._max_retries:
-                    self.counters.funding_unattributed += 1
-                    _log.error("order_manager.funding_unattributed", amount=str(total), error=repr(exc))
-                    return
-                await asyncio.sleep(self._backoff(attempt))
-        booked = _ZERO
-        for record in records:
-            if record.amount != _ZERO and record.symbol:
-                booked += record.amount
-                await self._record_funding(
-                    record.symbol, record.asset, record.amount, record.time, event.event_time
-                )
-        if booked != total:
-            _log.warning("order_manager.funding_mismatch", stream_total=str(total), income_total=str(booked))
+    async def _backfill_funding(self) -> None:
+        """Book the funding the venue charged our open positions that is not booked yet."""
+        try:
+            changed = await backfill_funding(self._gateway, self._db, self._clock)
+        except FatalError as exc:
+            self._halt(exc)
+            return
+        except GatewayError as exc:  # already retried; the next funding event, reset or restart tries again
+            self.counters.funding_backfill_failures += 1
+            _log.error("order_manager.funding_backfill_failed", error=repr(exc))
+            return
+        for position in changed:
+            self.counters.funding_payments += 1
+            self._positions[position.symbol] = position
+            self._publish_position(position, self._clock.now_ms())
 
     async def _record_funding(
         self, symbol: str, asset: str, amount: Decimal, at: int, event_time: int
     ) -> None:
-        """Book one funding payment into the position, once (unique on symbol and time)."""
+        """Book one funding payment into the position, once per symbol and funding time."""
         position = await self._db.run(
             partial(order_store.book_funding, symbol=symbol, asset=asset, amount=amount, time=at)
         )

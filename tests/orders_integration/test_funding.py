@@ -82,7 +82,7 @@ async def test_funding_with_two_positions_open_is_split_per_symbol_from_the_inco
             position = await rig.position_row(symbol)
             assert position is not None and position.funding == amount
         assert rig.manager.counters.funding_payments == 2
-        assert rig.manager.counters.funding_unattributed == 0
+        assert rig.manager.counters.funding_backfill_failures == 0
 
 
 async def _long_position(rig: Rig, cid: str) -> None:
