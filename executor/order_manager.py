@@ -24,8 +24,9 @@ open (cross margin reports only the summed balance change), per symbol from the 
 history. After a UserStreamReset the manager first books any funding the stream lost (income
 history), then polls open orders over REST every `poll_seconds` and back-fills fills from
 userTrades until the stream delivers again; it also back-fills whenever the venue reports more
-filled quantity than the fills we hold. Unfilled entry orders are cancelled after `order_ttl_seconds` (on the clock's timeline)
-and, with `reprice_on_ttl`, re-sent once at the current mark under a derived client id.
+filled quantity than the fills we hold. Unfilled entry orders are cancelled after
+`order_ttl_seconds` (on the clock's timeline) and, with `reprice_on_ttl`, re-sent once at the
+current mark under a derived client id.
 
 Network waits (backoff, Retry-After, recvWindow settling, poll cadence) use real time: rate limits
 and recvWindow follow the wall clock even when the market runs on a simulated one.
