@@ -37,25 +37,25 @@ async def test_a_market_order_filled_in_three_trades_is_booked_trade_by_trade(db
 def _briefly_crossed_limit(rig: Rig) -> tuple[str, Side, Decimal]:
     """A symbol and limit price the venue's (deterministic) path does not reach for 20 s of simulated
     time (1 s of wall time at 20x: room for a slow machine to place it), then reaches within the
-    next 30 s: the order rests, then trades through for a few steps."""
+    next 90 s: the order rests, then trades through for a few steps."""
     now = rig.clock.now_ms()
     for symbol in (SYMBOL, OTHER):
-        path = [rig.server.exchange.mark_price(symbol, now + t) for t in range(0, 50_001, 100)]
+        path = [rig.server.exchange.mark_price(symbol, now + t) for t in range(0, 110_001, 100)]
         before, window = path[:201], path[200:]
         if min(window) < min(before):
             return symbol, Side.BUY, min(window)
         if max(window) > max(before):
             return symbol, Side.SELL, max(window)
-    raise AssertionError("both replayed markets stay within their first 20 s range for 50 s")
+    raise AssertionError("both replayed markets stay within their first 20 s range for 110 s")
 
 
 async def test_a_ttl_cancel_of_a_partially_filled_order_keeps_the_filled_part(db: Database) -> None:
-    # A 60 s TTL is at most 150 matching steps at 20x (one per 20 ms tick), far fewer than 1,000
+    # A 120 s TTL is at most 300 matching steps at 20x (one per 20 ms tick), far fewer than 1,000
     # parts: the order cannot fill completely before its TTL.
-    async with order_rig(db, speed=20, ttl_s=60, fill_parts=1000) as rig:
+    async with order_rig(db, speed=20, ttl_s=120, fill_parts=1000) as rig:
         symbol, side, price = _briefly_crossed_limit(rig)
         rig.publish(rig.request("itest-parts-ttl", side, "1000", price=price, symbol=symbol))
-        row = await rig.wait_state("itest-parts-ttl", "CANCELED", within=10)
+        row = await rig.wait_state("itest-parts-ttl", "CANCELED", within=15)
         assert "TTL" in row.reason, row.reason
         assert Decimal(0) < row.filled_qty < Decimal(1000), row.filled_qty
 

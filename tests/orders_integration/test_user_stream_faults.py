@@ -72,8 +72,11 @@ async def test_lost_trade_events_are_back_filled_over_rest(db: Database) -> None
 
 async def test_user_socket_dropped_mid_fill_is_polled_and_back_filled(db: Database) -> None:
     async with order_rig(db) as rig:
-        # The socket dies as the order goes out: its events go nowhere; the reconnect resets the
+        # The socket dies as the order goes out and the order's events are lost with it (dropped
+        # outright, so a quick reconnect cannot deliver them after all); the reconnect resets the
         # stream and the manager polls REST until the stream delivers again.
+        rig.server.inject("user_drop", 2, event="ORDER_TRADE_UPDATE")
+        rig.server.inject("user_drop", 1, event="TRADE_LITE")
         rig.server.inject("ws_drop")
         rig.publish(rig.request("itest-wsdrop", Side.BUY, "10"))
         await rig.wait_state("itest-wsdrop", "FILLED")
