@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/live_pipeline.py` from a checkout
@@ -396,7 +397,7 @@ async def one_run(feed: Feed, *, stamps: bool, risk: bool, profile: cProfile.Pro
 
 
 def decode_costs(feed: Feed, repeat: int = 5) -> dict[str, float]:
-    """ns per kline frame: the daemon's decode (json.loads + decode_market_payload) against the
+    """ns per kline frame: the daemon's decode (orjson.loads + decode_market_payload) against the
     SDK's stream model (`KlineCandlestickStreamsResponse.model_validate_json` on the payload, and
     the SDK client's whole path: json.loads of the frame, json.dumps of the payload, validate)."""
     from binance_sdk_derivatives_trading_usds_futures.websocket_streams.models import (
@@ -409,7 +410,7 @@ def decode_costs(feed: Feed, repeat: int = 5) -> dict[str, float]:
 
     def ours() -> None:
         for f in frames:
-            decode_market_payload(loads(f)["data"])
+            decode_market_payload(orjson.loads(f)["data"])
 
     def sdk_model() -> None:
         for p in payloads:
@@ -524,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": _machine(),
     })
     print(f"  decode per kline frame: ours {costs['ours'] / 1000:.1f} µs "
-          "(json.loads + decode_market_payload); "
+          "(orjson.loads + decode_market_payload); "
           f"SDK model_validate_json {costs['sdk_model'] / 1000:.1f} µs ({figures['sdk_model_ratio']:.2f}x), "
           f"SDK client path {costs['sdk_client'] / 1000:.1f} µs ({figures['sdk_client_ratio']:.2f}x)")
     print(f"  events/s after decode (pipeline minus our decode cost): {after_decode:,.0f}")
