@@ -369,8 +369,12 @@ class MatchingEngine:
             cum_quote=cum_quote,
             avg_price=price if order.avg_price in (_ZERO, price) else _average(cum_quote, executed),
             update_time=now,
-            # The margin still reserved is the unfilled share's.
-            margin=_ZERO if done else money(order.margin * (order.orig_qty - executed) / order.orig_qty),
+            # The margin still reserved is the unfilled share's: it shrinks with what remains.
+            margin=(
+                _ZERO
+                if done
+                else money(order.margin * (order.orig_qty - executed) / (order.orig_qty - order.executed_qty))
+            ),
         )
         self._orders[order.order_id] = filled
         resting = self._open.get(order.symbol, {})
