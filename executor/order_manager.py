@@ -59,7 +59,7 @@ from executor.order_state import (
 from executor.positions import Position
 from executor.reconcile import OrderGateway, SessionRunner, backfill_funding, corrected_position
 from executor.venue_models import VenueOrder
-from trader.bus import Bus, Subscription, SubscriptionClosed
+from trader.bus import Bus, Subscription
 from trader.errors import (
     FatalError,
     GatewayError,
@@ -278,11 +278,7 @@ class OrderManager:
         return order.state if order else None
 
     async def _consume(self, sub: Subscription, handler: Callable[[Any], Any]) -> None:
-        while True:
-            try:
-                event = await sub.get()
-            except SubscriptionClosed:
-                return
+        async for event in sub:  # ends when the subscription is closed
             try:
                 await handler(event)
             except FatalError as exc:

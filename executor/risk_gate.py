@@ -57,7 +57,7 @@ from executor.risk_rules import (
     halt_after_losses,
 )
 from executor.risk_state import DAY_MS, ClosedTrip, RiskState
-from trader.bus import Bus, Subscription, SubscriptionClosed
+from trader.bus import Bus, Subscription
 from trader.events import (
     MarkPrice,
     OrderRequest,
@@ -312,11 +312,7 @@ class RiskGate:
             await asyncio.shield(self._flush_final())
 
     async def _consume(self, sub: Subscription, handler: Callable[[Any], object]) -> None:
-        while True:
-            try:
-                event = await sub.get()
-            except SubscriptionClosed:
-                return
+        async for event in sub:  # ends when the subscription is closed
             try:
                 handler(event)
             except Exception as exc:  # one bad event must not stop the gate; it is logged whole
