@@ -206,15 +206,7 @@ class RiskState:
         """An order the gate accepted: rate window, pending exposure, today's opened quantity."""
         now = self._roll()
         self._order_times.append(now)
-        self._pending[request.client_order_id] = _Pending(
-            symbol=request.symbol,
-            strategy=request.strategy,
-            quantity=request.quantity,
-            filled=_ZERO,
-            price=request.price,
-            reduce_only=request.reduce_only,
-            day=self._day,
-        )
+        self._pending[request.client_order_id] = self._pending_of(request, _ZERO)
         if not request.reduce_only:
             self._owner[request.symbol] = request.strategy
             self._opened_today[request.symbol] = (
@@ -224,7 +216,12 @@ class RiskState:
     def track_order(self, request: OrderRequest, filled: Decimal) -> None:
         """A live order from before a restart: pending exposure only (not counted as new today)."""
         self._roll()
-        self._pending[request.client_order_id] = _Pending(
+        self._pending[request.client_order_id] = self._pending_of(request, filled)
+        if not request.reduce_only:
+            self._owner.setdefault(request.symbol, request.strategy)
+
+    def _pending_of(self, request: OrderRequest, filled: Decimal) -> _Pending:
+        return _Pending(
             symbol=request.symbol,
             strategy=request.strategy,
             quantity=request.quantity,
@@ -233,8 +230,6 @@ class RiskState:
             reduce_only=request.reduce_only,
             day=self._day,
         )
-        if not request.reduce_only:
-            self._owner.setdefault(request.symbol, request.strategy)
 
     def add_opened_today(self, symbol: str, quantity: Decimal) -> None:
         """Add quantity opened earlier today (restored from the database at start-up)."""
