@@ -52,16 +52,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/live_pipeline.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
+from core.bus import Bus, Subscription  # noqa: E402
+from core.events import Candle, MarkPrice  # noqa: E402
 from database.engine import Database  # noqa: E402
-from executor.decoding import decode_market_payload  # noqa: E402
-from executor.streams import MarketStreams, SupervisedConnection, market_streams_for  # noqa: E402
+from executor.binance.decoding import decode_market_payload  # noqa: E402
+from executor.binance.streams import MarketStreams, SupervisedConnection, market_streams_for  # noqa: E402
 from simulator import wire  # noqa: E402
 from simulator.market_data import Bar, load_kline_csv, partial_bar, path_price, split_bar  # noqa: E402
 from strategies.base import Output  # noqa: E402
 from strategies.runner import StrategyRunner  # noqa: E402
 from strategies.vwap import VwapStrategy  # noqa: E402
-from trader.bus import Bus, Subscription  # noqa: E402
-from trader.events import Candle, MarkPrice  # noqa: E402
 from trader.market_data import MarketDataService  # noqa: E402
 from utils.clock import ManualClock  # noqa: E402
 
@@ -304,9 +304,9 @@ class RunResult:
 
 async def _risk_gate(bus: Bus, clock: ManualClock, symbols: Sequence[str], tmp: Path) -> tuple[Any, Database]:
     from config.models import RiskLimits
+    from core.instruments import parse_exchange_info
     from database.migrate import upgrade
-    from executor.risk_gate import RiskGate
-    from trader.instruments import parse_exchange_info
+    from executor.risk.gate import RiskGate
 
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(url)

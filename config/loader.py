@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from config.models import TraderConfig
 from config.settings import ENV_FILE, ENV_PREFIX, Mode, Settings, variable_name
-from trader.errors import ConfigError
+from core.errors import ConfigError
 
 _MAX_ALLOWED_LIST = 160  # characters; a longer list of allowed keys points to the shipped file instead
 

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from config.settings import SECRET_FIELDS, TOKEN_VARIABLE, Settings, is_reference, variable_name
-from trader import __version__
-from trader.errors import SecretResolutionError
+from core import __version__
+from core.errors import SecretResolutionError
 
 # Fields that may hold a reference: the secrets (but the token itself) and the database URL (it may
 # carry a password).

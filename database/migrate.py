@@ -22,8 +22,8 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL
 
+from core.errors import TraderError
 from database.engine import make_engine, normalize_url, redacted, sqlite_path
-from trader.errors import TraderError
 
 _HERE = Path(__file__).resolve().parent
 _INI = _HERE / "alembic.ini"

@@ -2,17 +2,17 @@
 
 | table             | written by                         | holds                                        |
 |-------------------|------------------------------------|----------------------------------------------|
-| orders            | executor.order_store               | every order, PENDING_NEW before it is sent   |
-| order_events      | executor.order_store               | the audit trail of each order's states       |
-| fills             | executor.order_store               | our trades, unique on (symbol, trade_id)     |
-| positions         | executor.order_store               | one-way position per symbol, PnL, fees       |
-| funding_payments  | executor.order_store               | funding fees, unique on (symbol, time)       |
+| orders            | executor.orders.store               | every order, PENDING_NEW before it is sent   |
+| order_events      | executor.orders.store               | the audit trail of each order's states       |
+| fills             | executor.orders.store               | our trades, unique on (symbol, trade_id)     |
+| positions         | executor.orders.store               | one-way position per symbol, PnL, fees       |
+| funding_payments  | executor.orders.store               | funding fees, unique on (symbol, time)       |
 | signals           | trader.audit                       | every signal with the inputs that fired it   |
-| risk_decisions    | executor.risk_gate                 | every accept/reject with reason and numbers  |
+| risk_decisions    | executor.risk.gate                 | every accept/reject with reason and numbers  |
 | volatility_events | trader.audit                       | 5-second volatility guard activations        |
 | candles_1m        | trader.market_data (upsert_candles)| closed 1m candles, key (symbol, open_time)   |
 | strategy_state    | trader.audit.DatabaseStateStore    | strategy state that survives a restart       |
-| control           | executor.kill_switch               | the kill switch and per-symbol halts         |
+| control           | executor.risk.kill_switch               | the kill switch and per-symbol halts         |
 | alerts            | (alerting issue)                   | alerts and their delivery attempts           |
 | equity_snapshots  | (equity issue)                     | the equity curve                             |
 | backtest_runs     | (backtest issue)                   | backtest configurations and results          |
@@ -95,7 +95,7 @@ class _Table(SQLModel):
 class OrderRow(_Table, table=True):
     """One order intent, from PENDING_NEW (written before any byte is sent) to its final state.
 
-    `state` is executor.order_state.OrderState's name; `expire_time` is the TTL deadline of a resting
+    `state` is core.order_state.OrderState's name; `expire_time` is the TTL deadline of a resting
     entry (None: no TTL); `intent` says why the order exists (entry, exit, TTL re-price...).
     """
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from core.events import Side
 from simulator.engine_types import Income, PositionState
-from trader.events import Side
 
 ASSET = "USDT"
 _MONEY = Decimal("0.00000001")  # Binance books USDT to 8 decimals

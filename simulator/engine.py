@@ -31,6 +31,8 @@ from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Protocol
 
+from core.events import Side
+from core.instruments import Instrument
 from simulator.account import ASSET, Account, money
 from simulator.engine_types import (
     AccountEvent,
@@ -56,8 +58,6 @@ from simulator.order_rules import (
     MSG_UNKNOWN_ORDER,
     check_filters,
 )
-from trader.events import Side
-from trader.instruments import Instrument
 
 HOUR_MS = 3_600_000
 MAINT_MARGIN_RATE = Decimal("0.004")  # first leverage bracket's maintenance ratio

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from trader.events import Side
+from core.events import Side
 
 _NO_INTERVALS: Mapping[str, int] = MappingProxyType({})
 

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from core.instruments import Instrument
 from simulator import wire
 from simulator.engine import MAINT_MARGIN_RATE, FundingSchedule, MatchingEngine
 from simulator.engine_types import EngineConfig, Order, OrderEvent
@@ -43,7 +44,6 @@ from simulator.market_data import (
     load_kline_csv,
 )
 from simulator.order_rules import MSG_MANDATORY, mandatory, parse_new_order
-from trader.instruments import Instrument
 
 __all__ = ["USER_STREAM", "SimError", "SimulatedExchange"]
 

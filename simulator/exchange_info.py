@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trader.instruments import Instrument, parse_instrument
+from core.instruments import Instrument, parse_instrument
 
 # The entry cloned for a SYNTHETIC symbol that the document does not list (a 4-decimal alt).
 TEMPLATE_SYMBOL = "WLDUSDT"

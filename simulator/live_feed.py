@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.events import Candle, MarkPrice
 from simulator.errors import SimError
 from simulator.market_data import MINUTE_MS, Bar
-from trader.events import Candle, MarkPrice
 
 __all__ = ["FeedStats", "LiveFeed", "LiveSeries", "bar_from_rest_row"]
 

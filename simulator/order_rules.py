@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from core.decimals import to_api_string
+from core.events import Side
+from core.instruments import Instrument
 from simulator.engine_types import NewOrder
 from simulator.errors import SimError
-from trader.events import Side
-from trader.instruments import Instrument
-from utils.decimals import to_api_string
 
 CLIENT_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]*)?$|^-?\.[0-9]+$")

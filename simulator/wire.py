@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.decimals import to_api_string
+from core.instruments import Instrument
 from simulator.engine_types import AccountEvent, AccountSummary, Income, Order, OrderEvent, Trade
 from simulator.market_data import Bar
-from trader.instruments import Instrument
-from utils.decimals import to_api_string
 
 Json = dict[str, Any]
 _MONEY = Decimal("0.00000001")

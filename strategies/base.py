@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from pydantic import BaseModel
 
-from trader.events import (
+from core.events import (
     Candle,
     MarkPrice,
     OrderUpdate,

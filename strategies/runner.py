@@ -27,10 +27,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from strategies.base import Output, Strategy
-from trader.bus import Bus, Subscription
-from trader.errors import StrategyError
-from trader.events import (
+from core.bus import Bus, Subscription
+from core.errors import StrategyError
+from core.events import (
     Candle,
     MarkPrice,
     OrderUpdate,
@@ -39,6 +38,7 @@ from trader.events import (
     Signal,
     VolatilityGuardTriggered,
 )
+from strategies.base import Output, Strategy
 from utils.clock import Clock
 
 _log = structlog.get_logger(__name__)

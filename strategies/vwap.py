@@ -37,12 +37,7 @@ from typing import Any, Literal, Self
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from strategies.base import Output, Strategy, no_output
-from strategies.indicators.adx import Adx
-from strategies.indicators.volatility import VolatilityGuard
-from strategies.indicators.vwap import AnchoredVwap
-from strategies.registry import register
-from trader.events import (
+from core.events import (
     Candle,
     MarkPrice,
     OrderUpdate,
@@ -53,6 +48,11 @@ from trader.events import (
     SignalAction,
     VolatilityGuardTriggered,
 )
+from strategies.base import Output, Strategy, no_output
+from strategies.indicators.adx import Adx
+from strategies.indicators.volatility import VolatilityGuard
+from strategies.indicators.vwap import AnchoredVwap
+from strategies.registry import register
 
 _log = structlog.get_logger(__name__)
 
@@ -109,7 +109,7 @@ class VwapParams(BaseModel):
         return self
 
 
-# Order states after which no more fills can come (executor/order_state.py names; "LOST" is not final:
+# Order states after which no more fills can come (core/order_state.py names; "LOST" is not final:
 # the order manager keeps looking for a lost order).
 _FINAL_ORDER_STATES = frozenset(
     {"FILLED", "CANCELED", "CANCELLED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH", "FAILED"}

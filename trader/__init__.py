@@ -1,8 +1,9 @@
 """trader: a trading daemon for Binance USD-M perpetual futures.
 
-This package is the composition root (CLI, app wiring) and holds the domain kernel every other
-package shares: the events that cross the bus, the exception hierarchy and the instrument rules.
-Importing it has no side effects.
+This package is the composition root: the CLI, the daemon's wiring, the heartbeat, the venues'
+start-up and `doctor`. Nothing else in the project imports it. Importing it has no side effects.
 """
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

@@ -34,25 +34,25 @@ from pydantic import SecretStr
 from config.loader import effective_mode
 from config.models import SymbolConfig, TraderConfig
 from config.settings import Mode, Settings
+from core.bus import Bus
+from core.errors import ConfigError, DaemonFailed, FatalError, GatewayError
+from core.events import AccountUpdate, ExecutionReport, UserStreamReset
+from core.instruments import Instrument
 from database import migrate
 from database.engine import Database
-from executor.gateway import Gateway
-from executor.kill_switch import KillSwitchWatcher
-from executor.order_manager import OrderManager
-from executor.reconcile import reconcile
-from executor.risk_gate import RiskGate
-from executor.streams import MarketStreams
-from executor.user_stream import UserDataStream
-from executor.venues import VenueEndpoints, endpoints_for
+from executor.binance.endpoints import VenueEndpoints, endpoints_for
+from executor.binance.gateway import Gateway
+from executor.binance.streams import MarketStreams
+from executor.binance.user_stream import UserDataStream
+from executor.orders.manager import OrderManager
+from executor.orders.reconcile import reconcile
+from executor.risk.gate import RiskGate
+from executor.risk.kill_switch import KillSwitchWatcher
 from strategies.registry import get_strategy
 from strategies.runner import StrategyRunner
 from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
-from trader.bus import Bus
 from trader.config_watch import ConfigWatcher, diff_symbols
-from trader.errors import ConfigError, DaemonFailed, FatalError, GatewayError
-from trader.events import AccountUpdate, ExecutionReport, UserStreamReset
 from trader.heartbeat import Heartbeat
-from trader.instruments import Instrument
 from trader.market_data import MarketDataService
 from trader.paper_venue import PaperVenue, start_paper_venue
 from trader.sim_venue import SimVenue, start_sim_venue

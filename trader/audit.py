@@ -19,10 +19,10 @@ from typing import Any
 import structlog
 from sqlmodel import Session, select
 
+from core.bus import Bus, Subscription
+from core.events import OrderUpdate, RiskDecision, Signal, VolatilityGuardTriggered
 from database.engine import Database
 from database.models import SignalRow, StrategyStateRow, VolatilityEventRow
-from trader.bus import Bus, Subscription
-from trader.events import OrderUpdate, RiskDecision, Signal, VolatilityGuardTriggered
 
 _log = structlog.get_logger(__name__)
 

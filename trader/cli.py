@@ -41,8 +41,8 @@ from config.settings import (
     redact_database_url,
     variable_name,
 )
+from core.errors import ConfigError, DaemonFailed, SecretResolutionError
 from trader import cli_control
-from trader.errors import ConfigError, DaemonFailed, SecretResolutionError
 from utils.logging import (
     FILE_ONLY,
     add_secret,

@@ -55,7 +55,7 @@ def _database() -> Any:
 
 def halt_command(args: argparse.Namespace) -> int:
     """Set the kill switch."""
-    from executor.kill_switch import halt
+    from executor.risk.kill_switch import halt
 
     db, settings = _database()
     try:
@@ -70,7 +70,7 @@ def halt_command(args: argparse.Namespace) -> int:
 
 def resume_command(args: argparse.Namespace) -> int:
     """Clear the kill switch."""
-    from executor.kill_switch import resume
+    from executor.risk.kill_switch import resume
 
     db, settings = _database()
     try:
@@ -101,7 +101,7 @@ def add_doctor(sub: Any) -> None:
 def doctor_command(args: argparse.Namespace) -> int:
     """Run every check against the configured venue."""
     from config.secrets import default_resolver, resolve_secrets
-    from executor.doctor import run_doctor
+    from trader.doctor import run_doctor
 
     settings = load_settings()
     path = args.config or settings.config

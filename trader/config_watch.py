@@ -19,7 +19,7 @@ import structlog
 
 from config.loader import load_config
 from config.models import TraderConfig
-from trader.errors import ConfigError
+from core.errors import ConfigError
 
 _log = structlog.get_logger(__name__)
 

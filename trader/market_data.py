@@ -22,10 +22,10 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from core.bus import Bus
+from core.events import Candle, MarkPrice
 from database.engine import Database, upsert_candles
 from database.models import CandleRow
-from trader.bus import Bus
-from trader.events import Candle, MarkPrice
 from utils.clock import Clock
 
 _log = structlog.get_logger(__name__)

@@ -33,8 +33,9 @@ import structlog
 
 from config.models import TraderConfig
 from config.settings import Mode
-from executor.streams import MarketStreams
-from executor.venues import VENUE_DEFAULTS
+from core.errors import FatalError
+from executor.binance.endpoints import VENUE_DEFAULTS
+from executor.binance.streams import MarketStreams
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange
@@ -42,7 +43,6 @@ from simulator.exchange_info import instruments_of
 from simulator.live_feed import LiveFeed, LiveSeries, bar_from_rest_row
 from simulator.market_data import MINUTE_MS
 from simulator.server import SimulatorServer
-from trader.errors import FatalError
 from utils.clock import WallClock
 
 __all__ = ["PaperVenue", "PublicMarketRest", "public_rest_url_for", "start_paper_venue"]

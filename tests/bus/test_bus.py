@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from trader.bus import Bus, SubscriptionClosed
-from trader.events import Candle, MarkPrice
+from core.bus import Bus, SubscriptionClosed
+from core.events import Candle, MarkPrice
 
 
 def _candle(symbol: str, t: int, close: str, *, closed: bool = False) -> Candle:

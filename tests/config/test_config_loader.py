@@ -9,8 +9,8 @@ import pytest
 
 from config.loader import check_credentials, check_live_opt_in, effective_mode, load_config
 from config.settings import PROJECT_ROOT, Mode, Settings
+from core.errors import ConfigError
 from strategies.vwap import VwapParams
-from trader.errors import ConfigError
 
 SHIPPED = PROJECT_ROOT / "config" / "config.yaml"
 BASE = SHIPPED.read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ import pytest
 
 from config.secrets import OnePasswordResolver, default_resolver, references, resolve_secrets
 from config.settings import Settings
-from trader.errors import SecretResolutionError
+from core.errors import SecretResolutionError
 
 
 class DictResolver:

@@ -16,9 +16,9 @@ from config.settings import (
     database_password,
     redact_database_url,
 )
+from core.errors import ConfigError
 from database.engine import sqlite_path
 from database.migrate import upgrade
-from trader.errors import ConfigError
 
 EXAMPLE = PROJECT_ROOT / ".env.example"
 

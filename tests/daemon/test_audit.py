@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from core.bus import Bus
+from core.events import Signal, SignalAction, VolatilityGuardTriggered
 from database.engine import Database
 from database.models import SignalRow, StrategyStateRow, VolatilityEventRow
 from trader.audit import AuditRecorder, DatabaseStateStore
-from trader.bus import Bus
-from trader.events import Signal, SignalAction, VolatilityGuardTriggered
 
 
 def _signal(n: int) -> Signal:
@@ -81,8 +81,8 @@ async def test_strategy_state_round_trips(db: Database) -> None:
 async def test_trading_events_are_logged_with_symbol_strategy_and_client_order_id() -> None:
     from structlog.testing import capture_logs
 
+    from core.events import OrderUpdate, Side
     from trader.audit import TradeLog
-    from trader.events import OrderUpdate, Side
 
     bus = Bus()
     log = TradeLog(bus)

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from executor.decoding import (
+from core.events import (
+    AccountUpdate,
+    Candle,
+    ExecutionReport,
+    ExecutionType,
+    MarkPrice,
+    Side,
+    VenueOrderStatus,
+)
+from executor.binance.decoding import (
     ListenKeyExpired,
     MalformedMessage,
     balance_from_rest,
@@ -19,15 +28,6 @@ from executor.decoding import (
     income_from_rest,
     order_from_rest,
     position_from_rest,
-)
-from trader.events import (
-    AccountUpdate,
-    Candle,
-    ExecutionReport,
-    ExecutionType,
-    MarkPrice,
-    Side,
-    VenueOrderStatus,
 )
 
 from .conftest import FIXTURES

@@ -15,10 +15,10 @@ from config.loader import load_config
 from config.models import TraderConfig
 from config.settings import PROJECT_ROOT, Mode, Settings
 from database import migrate
-from executor.doctor import run_doctor
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from simulator.exchange import SimulatedExchange
 from simulator.server import SimulatorServer
+from trader.doctor import run_doctor
 from utils.clock import ScaledClock, WallClock
 
 from .conftest import DATA

@@ -14,11 +14,7 @@ from typing import Any
 
 import pytest
 
-from executor.gateway import Gateway
-from executor.rest_errors import TimestampRejectedError
-from simulator.rate_limits import RateLimitRule
-from simulator.server import SimulatorServer
-from trader.errors import (
+from core.errors import (
     FatalError,
     IpBannedError,
     OutcomeUnknownError,
@@ -26,7 +22,11 @@ from trader.errors import (
     RejectedError,
     RetryableError,
 )
-from trader.events import OrderRequest, OrderType, Side, TimeInForce, VenueOrderStatus
+from core.events import OrderRequest, OrderType, Side, TimeInForce, VenueOrderStatus
+from executor.binance.gateway import Gateway
+from executor.binance.rest_errors import TimestampRejectedError
+from simulator.rate_limits import RateLimitRule
+from simulator.server import SimulatorServer
 
 from .conftest import SYMBOL, endpoints
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from executor.rate_limiter import RateLimiter, request_weight
-from executor.time_sync import ClockNotSyncedError, TimeSync
-from trader.errors import RateLimitedError
-from trader.instruments import RateLimit
+from core.errors import RateLimitedError
+from core.instruments import RateLimit
+from executor.binance.rate_limiter import RateLimiter, request_weight
+from executor.binance.time_sync import ClockNotSyncedError, TimeSync
 from utils.clock import ManualClock
 
 START = 1_700_000_080_000  # 40 s into a minute

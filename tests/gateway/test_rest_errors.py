@@ -7,8 +7,7 @@ import requests
 import urllib3
 from binance_common import errors as sdk
 
-from executor.rest_errors import TimestampRejectedError, map_sdk_error, parse_ban_until
-from trader.errors import (
+from core.errors import (
     FatalError,
     GatewayError,
     IpBannedError,
@@ -17,6 +16,7 @@ from trader.errors import (
     RejectedError,
     RetryableError,
 )
+from executor.binance.rest_errors import TimestampRejectedError, map_sdk_error, parse_ban_until
 
 NOW = 1_700_000_000_000
 

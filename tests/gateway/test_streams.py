@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from executor.gateway import Gateway
-from executor.streams import MarketStreams
-from executor.user_stream import UserDataStream
+from core.events import Candle, ExecutionReport, MarkPrice, UserStreamReset
+from executor.binance.gateway import Gateway
+from executor.binance.streams import MarketStreams
+from executor.binance.user_stream import UserDataStream
 from simulator.exchange import SimulatedExchange
 from simulator.server import SimulatorServer
-from trader.events import Candle, ExecutionReport, MarkPrice, UserStreamReset
 from utils.clock import ScaledClock, WallClock
 
 from .conftest import DATA, FIXTURES, SYMBOL

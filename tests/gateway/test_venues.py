@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Mode, Settings
-from executor.venues import SimulatorUrls, endpoints_for
-from trader.errors import ConfigError
+from core.errors import ConfigError
+from executor.binance.endpoints import SimulatorUrls, endpoints_for
 
 SIM = SimulatorUrls("http://127.0.0.1:5000", "ws://127.0.0.1:5000", "ws://127.0.0.1:5000/ws-fapi/v1")
 

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 from sqlmodel import select
 
+from core.bus import Bus
+from core.events import Candle
 from database.engine import Database
 from database.models import CandleRow
 from tests.integration.venue import simulated_venue
-from trader.bus import Bus
-from trader.events import Candle
 from trader.market_data import MINUTE_MS, MarketDataService
 
 

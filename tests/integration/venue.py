@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from config.settings import Mode
-from executor.gateway import Gateway
-from executor.venues import VenueEndpoints
+from executor.binance.endpoints import VenueEndpoints
+from executor.binance.gateway import Gateway
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from simulator.exchange import SimulatedExchange
 from simulator.server import SimulatorServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from trader.instruments import Instrument, parse_instrument
+from core.instruments import Instrument, parse_instrument
 
 BTC_RAW = {
     "symbol": "BTCUSDT",

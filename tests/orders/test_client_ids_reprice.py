@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executor.order_filters import CLIENT_ORDER_ID_PATTERN, REPRICE_SUFFIX, reprice_client_id
+from executor.orders.filters import CLIENT_ORDER_ID_PATTERN, REPRICE_SUFFIX, reprice_client_id
 
 _IDS = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/-", min_size=1, max_size=36

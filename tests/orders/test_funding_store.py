@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import partial
 
 from database.engine import Database
-from executor import order_store
+from executor.orders import store as order_store
 
 EIGHT_HOURS_MS = 8 * 3_600_000
 T = 1_700_006_400_000  # a funding time

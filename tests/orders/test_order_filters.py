@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from executor.order_filters import validate_order
-from trader.errors import OrderValidationError
-from trader.events import OrderRequest, OrderType, Side, TimeInForce
-from trader.instruments import parse_instrument
+from core.errors import OrderValidationError
+from core.events import OrderRequest, OrderType, Side, TimeInForce
+from core.instruments import parse_instrument
+from executor.orders.filters import validate_order
 
 from ._instruments import BTC_RAW, MARK, btc
 

@@ -8,16 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executor.order_state import (
+from core.errors import InvalidTransition
+from core.events import ExecutionReport, ExecutionType, Side, VenueOrderStatus
+from core.order_state import (
     TERMINAL_STATES,
     TRANSITIONS,
-    OrderProgress,
     OrderState,
     apply,
     transition,
 )
-from trader.errors import InvalidTransition
-from trader.events import ExecutionReport, ExecutionType, Side, VenueOrderStatus
+from executor.orders.progress import OrderProgress
 
 D = Decimal
 S = OrderState

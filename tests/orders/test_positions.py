@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executor.positions import Position, PositionBook, apply_fill, apply_funding
-from trader.events import Side
+from core.events import Side
+from executor.orders.positions import Position, PositionBook, apply_fill, apply_funding
 
 D = Decimal
 

@@ -26,19 +26,8 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from config.settings import Mode
-from database.engine import Database
-from database.models import FillRow, OrderRow, PositionRow
-from executor.gateway import Gateway
-from executor.order_manager import OrderManager
-from executor.user_stream import UserDataStream
-from executor.venues import VenueEndpoints
-from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
-from simulator.engine_types import EngineConfig
-from simulator.exchange import SimulatedExchange
-from simulator.rate_limits import RateLimitRule
-from simulator.server import SimulatorServer
-from trader.bus import Bus, Subscription
-from trader.events import (
+from core.bus import Bus, Subscription
+from core.events import (
     AccountUpdate,
     ExecutionReport,
     OrderRequest,
@@ -48,7 +37,18 @@ from trader.events import (
     Side,
     UserStreamReset,
 )
-from trader.instruments import Instrument
+from core.instruments import Instrument
+from database.engine import Database
+from database.models import FillRow, OrderRow, PositionRow
+from executor.binance.endpoints import VenueEndpoints
+from executor.binance.gateway import Gateway
+from executor.binance.user_stream import UserDataStream
+from executor.orders.manager import OrderManager
+from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.engine_types import EngineConfig
+from simulator.exchange import SimulatedExchange
+from simulator.rate_limits import RateLimitRule
+from simulator.server import SimulatorServer
 from utils.clock import ScaledClock
 
 DATA = Path(__file__).resolve().parents[2] / "data"

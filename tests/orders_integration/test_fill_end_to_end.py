@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from core.decimals import PriceIntent, quantize_price
+from core.errors import RateLimitedError
+from core.events import Side, VenueOrderStatus
 from database.engine import Database
 from database.models import OrderRow
 from tests.orders_integration.rig import SYMBOL, check_db_matches_venue, order_rig, wait_for
-from trader.errors import RateLimitedError
-from trader.events import Side, VenueOrderStatus
-from utils.decimals import PriceIntent, quantize_price
 
 CID = "itest-pending-1"
 

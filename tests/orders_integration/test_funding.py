@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from core.events import Side
 from database.engine import Database
 from database.models import FundingPaymentRow
-from executor.reconcile import backfill_funding, reconcile
-from executor.venue_models import VenueIncome
+from executor.orders.reconcile import backfill_funding, reconcile
+from executor.venue_api import VenueIncome
 from tests.orders_integration.rig import SYMBOL, Rig, order_rig, wait_for
-from trader.events import Side
 
 EIGHT_HOURS_MS = 8 * 3_600_000
 OTHER = "ADAUSDT"

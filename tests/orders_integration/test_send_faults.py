@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+from core.events import Side
+from core.order_state import OrderState
 from database.engine import Database
-from executor.order_state import OrderState
 from tests.orders_integration.rig import Rig, check_db_matches_venue, order_rig, wait_for
-from trader.events import Side
 
 
 def _counter(rig: Rig, name: str, value: int) -> Callable[[], Awaitable[bool]]:

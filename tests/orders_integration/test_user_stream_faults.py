@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.events import Side
 from database.engine import Database
 from tests.orders_integration.rig import Rig, check_db_matches_venue, order_rig, wait_for
-from trader.events import Side
 
 
 async def _trade_round(rig: Rig, prefix: str) -> None:

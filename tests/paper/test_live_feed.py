@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from core.events import Candle, MarkPrice, Side
+from core.instruments import Instrument, parse_exchange_info
 from simulator.engine import MatchingEngine
 from simulator.engine_types import EngineConfig, NewOrder
 from simulator.errors import SimError
 from simulator.live_feed import LiveFeed, LiveSeries, bar_from_rest_row
 from simulator.market_data import MINUTE_MS
-from trader.events import Candle, MarkPrice, Side
-from trader.instruments import Instrument, parse_exchange_info
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

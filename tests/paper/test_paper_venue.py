@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from executor.user_stream import UserDataStream
+from core.errors import FatalError
+from core.events import ExecutionReport, ExecutionType, OrderRequest, OrderType, Side, TimeInForce
+from executor.binance.user_stream import UserDataStream
 from simulator.market_data import MINUTE_MS
 from tests.paper.venues import (
     SLIPPAGE_BPS,
@@ -25,8 +27,6 @@ from tests.paper.venues import (
     public_market,
     until,
 )
-from trader.errors import FatalError
-from trader.events import ExecutionReport, ExecutionType, OrderRequest, OrderType, Side, TimeInForce
 from trader.paper_venue import public_rest_url_for, start_paper_venue
 
 QTY = Decimal("100")

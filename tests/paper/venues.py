@@ -23,8 +23,8 @@ from pydantic import SecretStr
 from config.loader import load_config
 from config.models import TraderConfig
 from config.settings import Mode
-from executor.gateway import Gateway
-from executor.venues import VenueEndpoints
+from executor.binance.endpoints import VenueEndpoints
+from executor.binance.gateway import Gateway
 from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange, paced_update_intervals
 from simulator.server import SimulatorServer

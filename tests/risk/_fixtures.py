@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from config.models import RiskLimits
-from trader.events import MarkPrice, OrderUpdate, PositionUpdate, Side, Signal, SignalAction
-from trader.instruments import Instrument, parse_instrument
+from core.events import MarkPrice, OrderUpdate, PositionUpdate, Side, Signal, SignalAction
+from core.instruments import Instrument, parse_instrument
 
 SYMBOL = "WLDUSDT"
 OTHER = "ADAUSDT"

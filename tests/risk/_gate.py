@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from config.models import RiskLimits
+from core.bus import Bus, Subscription
+from core.events import OrderRequest, RiskDecision
 from database.engine import Database
-from executor.risk_gate import RiskGate
+from executor.risk.gate import RiskGate
 from tests.risk._fixtures import NOON, OTHER, SYMBOL, instrument, limits
-from trader.bus import Bus, Subscription
-from trader.events import OrderRequest, RiskDecision
 from utils.clock import ManualClock
 
 

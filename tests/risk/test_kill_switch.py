@@ -7,8 +7,9 @@ import sys
 import threading
 import time
 
+from core.events import SignalAction
 from database.engine import Database
-from executor.kill_switch import (
+from executor.risk.kill_switch import (
     HaltState,
     KillSwitchWatcher,
     halt,
@@ -17,10 +18,9 @@ from executor.kill_switch import (
     resume,
     write_halt,
 )
-from executor.risk_rules import SymbolHalt
+from executor.risk.rules import SymbolHalt
 from tests.risk._fixtures import NOON, OTHER, SYMBOL, position, signal
 from tests.risk._gate import start_gate, until
-from trader.events import SignalAction
 
 
 def test_halt_and_resume_globally_and_per_symbol(db: Database) -> None:
@@ -88,7 +88,7 @@ async def test_a_halt_written_by_another_process_reaches_the_running_gate(db: Da
     task = asyncio.create_task(KillSwitchWatcher(db, h.gate).run())
     try:
         code = (
-            "import sys; from database.engine import Database; from executor.kill_switch import halt; "
+            "import sys; from database.engine import Database; from executor.risk.kill_switch import halt; "
             "d = Database(sys.argv[1]); halt(d, 'from a shell', symbol=sys.argv[2]); d.close()"
         )
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, db.url, SYMBOL)

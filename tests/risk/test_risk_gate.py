@@ -7,13 +7,14 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from core.events import OrderType, Side, SignalAction, TimeInForce
 from database.engine import Database
 from database.models import FillRow, OrderRow, RiskDecisionRow
-from executor import order_store
-from executor.client_ids import client_order_id_for
-from executor.kill_switch import HaltState, read_halts
-from executor.positions import Position
-from executor.risk_rules import SymbolHalt
+from executor.orders import store as order_store
+from executor.orders.client_ids import client_order_id_for
+from executor.orders.positions import Position
+from executor.risk.kill_switch import HaltState, read_halts
+from executor.risk.rules import SymbolHalt
 from tests.risk._fixtures import (
     DAY_MS,
     MINUTE_MS,
@@ -28,7 +29,6 @@ from tests.risk._fixtures import (
     signal,
 )
 from tests.risk._gate import Harness, start_gate, until
-from trader.events import OrderType, Side, SignalAction, TimeInForce
 from utils.clock import ManualClock
 
 D = Decimal

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from executor.risk_rules import (
+from core.events import OrderType, Side, SignalAction, TimeInForce
+from executor.risk.rules import (
     ENTRY_ORDER_TYPE,
     EntryContext,
     Reason,
@@ -18,7 +19,6 @@ from executor.risk_rules import (
     halt_after_losses,
 )
 from tests.risk._fixtures import MINUTE_MS, NOON, instrument, limits, signal
-from trader.events import OrderType, Side, SignalAction, TimeInForce
 
 D = Decimal
 FUNDING = NOON + 60 * MINUTE_MS

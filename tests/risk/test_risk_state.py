@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from executor.risk_state import RiskState
+from core.events import OrderRequest, OrderType, Side, TimeInForce
+from executor.risk.state import RiskState
 from tests.risk._fixtures import (
     DAY0,
     DAY_MS,
@@ -17,7 +18,6 @@ from tests.risk._fixtures import (
     order_update,
     position,
 )
-from trader.events import OrderRequest, OrderType, Side, TimeInForce
 from utils.clock import ManualClock
 
 D = Decimal

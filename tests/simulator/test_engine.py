@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from core.events import Side
+from core.instruments import Instrument, parse_exchange_info
 from simulator.engine import MatchingEngine
 from simulator.engine_types import EngineConfig, NewOrder
 from simulator.errors import SimError
 from simulator.market_data import DAY_MS, MINUTE_MS, Bar, KlineSeries, Replay
 from simulator.order_rules import parse_new_order
-from trader.events import Side
-from trader.instruments import Instrument, parse_exchange_info
 
 INFO = parse_exchange_info(
     json.loads((Path(__file__).resolve().parents[2] / "data" / "exchange_info.json").read_text())

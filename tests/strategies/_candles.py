@@ -7,7 +7,7 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
-from trader.events import Candle, MarkPrice
+from core.events import Candle, MarkPrice
 
 SYMBOL = "WLDUSDT"
 MINUTE = 60_000

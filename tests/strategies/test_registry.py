@@ -10,10 +10,10 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from core.events import Candle
 from strategies.base import Output, Strategy
 from strategies.registry import available, get_strategy, register
 from strategies.vwap import VwapParams, VwapStrategy
-from trader.events import Candle
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 

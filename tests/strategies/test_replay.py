@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+from core.events import Candle, PositionUpdate, Signal, SignalAction
 from strategies.vwap import VwapStrategy
 from tests.strategies._candles import SYMBOL, load_candles, real_data_path
-from trader.events import Candle, PositionUpdate, Signal, SignalAction
 
 PARAMS = {"band_k": 2.0, "exit_band_k": 3.0, "adx_period": 14, "adx_max": 20, "min_candles_after_anchor": 30}
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from core.bus import Bus
+from core.events import Candle, PositionUpdate, Signal, SignalAction, VolatilityGuardTriggered
 from strategies.base import Output
 from strategies.runner import StrategyRunner
 from strategies.vwap import VwapStrategy
 from tests.strategies._candles import MINUTE, SYMBOL, T0, candle, mark, ranging
-from trader.bus import Bus
-from trader.events import Candle, PositionUpdate, Signal, SignalAction, VolatilityGuardTriggered
 from utils.clock import ManualClock
 
 HISTORY = ranging(0, 60)

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from strategies.base import Output
-from strategies.vwap import VwapStrategy
-from tests.strategies._candles import DAY, MINUTE, SYMBOL, T0, candle, mark, ranging, trending
-from trader.events import (
+from core.events import (
     Candle,
     OrderUpdate,
     PositionUpdate,
@@ -21,6 +18,9 @@ from trader.events import (
     SignalAction,
     VolatilityGuardTriggered,
 )
+from strategies.base import Output
+from strategies.vwap import VwapStrategy
+from tests.strategies._candles import DAY, MINUTE, SYMBOL, T0, candle, mark, ranging, trending
 
 NOTIONAL = Decimal("200")
 ENTRY_I = 60  # the first candle after the 60-candle ranging warm-up (00:00 - 00:59 UTC)

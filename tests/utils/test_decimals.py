@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trader.events import Side
-from utils.decimals import PriceIntent, is_multiple, quantize_price, quantize_quantity, to_api_string
+from core.decimals import PriceIntent, is_multiple, quantize_price, quantize_quantity, to_api_string
+from core.events import Side
 
 _TICKS = st.sampled_from([Decimal(t) for t in ("0.1", "0.10", "0.01", "0.0001", "0.00001", "1", "5", "0.5")])
 _VALUES = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("1000000"), places=8)

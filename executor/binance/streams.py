@@ -9,7 +9,7 @@ run here): the wire protocol is the same (combined streams on `<base>/market/str
   close it drops the connection without reconnecting (it only reconnects on its 23 h timer);
 - decodes every payload twice when given a model and sleeps 0.5 s before every subscribe call.
 Each of these is a requirement here, so each connection is driven by `SupervisedConnection` on
-aiohttp (the library the SDK itself uses), and REST stays on the SDK (executor/gateway.py).
+aiohttp (the library the SDK itself uses), and REST stays on the SDK (executor/binance/gateway.py).
 
 `SupervisedConnection` owns one socket: connect, one bulk SUBSCRIBE for all its streams, a data
 watchdog (no data for `watchdog_s` → the link is dead), reconnect with exponential backoff and
@@ -34,9 +34,9 @@ import aiohttp
 import orjson
 import structlog
 
-from executor.decoding import MalformedMessage, decode_market_payload
-from executor.venues import stream_path_url
-from trader.events import Candle, MarkPrice
+from core.events import Candle, MarkPrice
+from executor.binance.decoding import MalformedMessage, decode_market_payload
+from executor.binance.endpoints import stream_path_url
 from utils.clock import Clock
 
 __all__ = ["ConnectionStatus", "MarketStreams", "SupervisedConnection", "market_streams_for"]

@@ -20,7 +20,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from config.settings import Mode
-from trader.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["VENUE_DEFAULTS", "SimulatorUrls", "VenueEndpoints", "endpoints_for", "stream_path_url"]
 

@@ -217,7 +217,7 @@ class ExecutionReport:
 class OrderUpdate:
     """The order manager's view of an order after a change, published on `order.update`.
 
-    `state` is the local state machine's state name (executor/order_state.py). The `last_fill_*`
+    `state` is the local state machine's state name (core/order_state.py). The `last_fill_*`
     fields are set when this update was caused by a new fill.
     """
 

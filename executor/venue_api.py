@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trader.events import Side, VenueOrderStatus
+from core.events import Side, VenueOrderStatus
 
 
 @dataclass(frozen=True, slots=True)

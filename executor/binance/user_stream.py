@@ -26,11 +26,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from executor.decoding import ListenKeyExpired, decode_user_payload
-from executor.streams import ConnectionStatus, SupervisedConnection, _RateLimitedLog
-from executor.venues import stream_path_url
-from trader.errors import GatewayError, RejectedError
-from trader.events import AccountUpdate, ExecutionReport, UserStreamReset
+from core.errors import GatewayError, RejectedError
+from core.events import AccountUpdate, ExecutionReport, UserStreamReset
+from executor.binance.decoding import ListenKeyExpired, decode_user_payload
+from executor.binance.endpoints import stream_path_url
+from executor.binance.streams import ConnectionStatus, SupervisedConnection, _RateLimitedLog
 from utils.clock import Clock
 
 __all__ = ["ListenKeySource", "UserDataStream"]

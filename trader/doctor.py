@@ -25,12 +25,12 @@ from typing import Any
 
 from config.models import TraderConfig
 from config.settings import Mode, Settings, redact_database_url
-from executor.gateway import Gateway
-from executor.streams import MarketStreams
-from executor.user_stream import UserDataStream
-from executor.venues import VenueEndpoints, endpoints_for
-from trader.errors import ConfigError, FatalError, GatewayError, IpBannedError, RetryableError
-from trader.events import Candle, MarkPrice
+from core.errors import ConfigError, FatalError, GatewayError, IpBannedError, RetryableError
+from core.events import Candle, MarkPrice
+from executor.binance.endpoints import VenueEndpoints, endpoints_for
+from executor.binance.gateway import Gateway
+from executor.binance.streams import MarketStreams
+from executor.binance.user_stream import UserDataStream
 from utils.clock import WallClock
 
 __all__ = ["run_doctor"]

@@ -1,4 +1,4 @@
-"""The order state machine and per-order fill accounting.
+"""The order state machine: states, the transition table, and the one door for every change.
 
 States (`OrderState`):
 
@@ -19,21 +19,23 @@ Venue events arrive duplicated and out of order (user stream and REST answers ra
 status after a terminal one, is stale and ignored. Only a move the venue can never make (FILLED then
 CANCELED, NEW then REJECTED) raises InvalidTransition: that means our view of the order is wrong.
 
-Fills are accounted separately from the status, de-duplicated by trade id, so the filled quantity
-is the same whatever order the reports came in; it never decreases.
+Three doors, all table-driven; nothing else changes an order's state:
+
+- `transition(state, target)`: a deliberate local move (send, unknown outcome, cancel request,
+  a local terminal decision), checked against `TRANSITIONS`;
+- `apply(state, venue_status)`: what the venue reported, tolerant of duplicates and stale events;
+- `correct(state, venue_state)`: the venue contradicts our view (it is the truth): the moves in
+  `CORRECTIONS`, taken only after `apply` raised InvalidTransition, and always logged loudly.
+
+Fill accounting per order lives with the order path (`executor/orders/progress.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 
-from executor.venue_models import VenueOrder, VenueTrade
-from trader.errors import InvalidTransition
-from trader.events import ExecutionReport, ExecutionType, Side, VenueOrderStatus
-
-_ZERO = Decimal(0)
+from core.errors import InvalidTransition
+from core.events import VenueOrderStatus
 
 
 class OrderState(StrEnum):
@@ -147,137 +149,17 @@ def apply(state: OrderState, venue_status: VenueOrderStatus) -> OrderState:
     return target
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution of one of our orders; unique on (symbol, trade_id)."""
+# When the venue contradicts a terminal view (we hold FILLED, it says CANCELED; we hold NEW, it says
+# REJECTED), the venue wins: every state may be corrected to any state the venue can report. These
+# moves are not part of the normal life of an order, so they have their own table and function.
+CORRECTIONS: dict[OrderState, frozenset[OrderState]] = {state: _VENUE_STATES for state in OrderState}
 
-    symbol: str
-    trade_id: int
-    order_id: int
-    client_order_id: str
-    side: Side
-    quantity: Decimal
-    price: Decimal
-    commission: Decimal
-    commission_asset: str
-    realized_pnl: Decimal
-    is_maker: bool
-    time: int
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.symbol, self.trade_id)
-
-    @classmethod
-    def from_report(cls, report: ExecutionReport) -> Fill | None:
-        """The fill carried by a TRADE report (None for any other report)."""
-        if report.execution_type is not ExecutionType.TRADE or report.trade_id is None:
-            return None
-        if report.last_filled_qty <= _ZERO:
-            return None
-        return cls(
-            symbol=report.symbol,
-            trade_id=report.trade_id,
-            order_id=report.order_id,
-            client_order_id=report.client_order_id,
-            side=report.side,
-            quantity=report.last_filled_qty,
-            price=report.last_filled_price,
-            commission=report.commission,
-            commission_asset=report.commission_asset,
-            realized_pnl=report.realized_pnl,
-            is_maker=report.is_maker,
-            time=report.transaction_time,
-        )
-
-    @classmethod
-    def from_trade(cls, trade: VenueTrade, client_order_id: str) -> Fill:
-        """A fill back-filled over REST (userTrades), attributed to our client id."""
-        return cls(
-            symbol=trade.symbol,
-            trade_id=trade.trade_id,
-            order_id=trade.order_id,
-            client_order_id=client_order_id,
-            side=trade.side,
-            quantity=trade.quantity,
-            price=trade.price,
-            commission=trade.commission,
-            commission_asset=trade.commission_asset,
-            realized_pnl=trade.realized_pnl,
-            is_maker=trade.is_maker,
-            time=trade.time,
-        )
+TERMINAL_STATE_NAMES = frozenset(state.value for state in TERMINAL_STATES)
+"""The terminal states' names, as `OrderUpdate.state` carries them."""
 
 
-@dataclass(slots=True)
-class OrderProgress:
-    """One order's state plus its de-duplicated fills.
-
-    `filled_qty` is the larger of what our booked fills add up to and the cumulative quantity the
-    venue last reported, so it never decreases even when a report arrives before its fill.
-    """
-
-    state: OrderState
-    quantity: Decimal
-    order_id: int | None = None
-    trade_ids: set[int] = field(default_factory=set)
-    booked_qty: Decimal = _ZERO
-    booked_quote: Decimal = _ZERO
-    venue_cum_qty: Decimal = _ZERO
-    venue_avg_price: Decimal = _ZERO
-
-    @property
-    def filled_qty(self) -> Decimal:
-        return max(self.booked_qty, self.venue_cum_qty)
-
-    @property
-    def avg_price(self) -> Decimal:
-        if self.venue_cum_qty > self.booked_qty:
-            return self.venue_avg_price
-        if self.booked_qty == _ZERO:
-            return _ZERO
-        return self.booked_quote / self.booked_qty
-
-    @property
-    def cum_quote(self) -> Decimal:
-        if self.venue_cum_qty > self.booked_qty:
-            return self.venue_cum_qty * self.venue_avg_price
-        return self.booked_quote
-
-    def add_fill(self, fill: Fill) -> bool:
-        """Book `fill` unless its trade id was seen; True when it was new."""
-        if fill.trade_id in self.trade_ids:
-            return False
-        self.trade_ids.add(fill.trade_id)
-        self.booked_qty += fill.quantity
-        self.booked_quote += fill.quantity * fill.price
-        return True
-
-    def _venue_progress(self, cum_qty: Decimal, avg_price: Decimal) -> None:
-        if cum_qty > self.venue_cum_qty:
-            self.venue_cum_qty = cum_qty
-            self.venue_avg_price = avg_price
-
-    def on_status(self, status: VenueOrderStatus, order_id: int | None = None) -> bool:
-        """Apply a venue status; True when the state changed."""
-        new = apply(self.state, status)
-        if order_id is not None and self.order_id is None:
-            self.order_id = order_id
-        changed = new is not self.state
-        self.state = new
-        return changed
-
-    def on_report(self, report: ExecutionReport) -> tuple[bool, Fill | None]:
-        """Apply an ORDER_TRADE_UPDATE: (state changed, the new fill or None)."""
-        changed = self.on_status(report.status, report.order_id)
-        self._venue_progress(report.cum_filled_qty, report.avg_price)
-        fill = Fill.from_report(report)
-        if fill is not None and not self.add_fill(fill):
-            fill = None
-        return changed, fill
-
-    def on_venue_order(self, order: VenueOrder) -> bool:
-        """Apply a REST view of the order (place/query/cancel answers); True when state changed."""
-        changed = self.on_status(order.status, order.order_id)
-        self._venue_progress(order.executed_qty, order.avg_price)
-        return changed
+def correct(state: OrderState, venue_state: OrderState) -> OrderState:
+    """The venue's state after it contradicted ours (see CORRECTIONS); raises if it is not one."""
+    if venue_state is state or venue_state in CORRECTIONS[state]:
+        return venue_state
+    raise InvalidTransition(f"{state} -> {venue_state}: not a state the venue reports")

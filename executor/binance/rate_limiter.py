@@ -17,8 +17,8 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from trader.errors import RateLimitedError
-from trader.instruments import RateLimit
+from core.errors import RateLimitedError
+from core.instruments import RateLimit
 from utils.clock import Clock
 
 __all__ = ["DEFAULT_LIMITS", "ENDPOINT_WEIGHTS", "RateLimiter", "request_weight"]

@@ -11,7 +11,7 @@ clock that far off is a broken host, and guessing would only earn -1021s or wors
 
 from __future__ import annotations
 
-from trader.errors import RetryableError
+from core.errors import RetryableError
 from utils.clock import Clock
 
 __all__ = ["ClockNotSyncedError", "TimeSync"]

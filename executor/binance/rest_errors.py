@@ -32,7 +32,7 @@ import requests
 from binance_common import errors as sdk
 from binance_common.utils import request_not_sent
 
-from trader.errors import (
+from core.errors import (
     FatalError,
     GatewayError,
     IpBannedError,

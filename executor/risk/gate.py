@@ -7,12 +7,12 @@
  position.update ─┘
 ```
 
-- Sizing, the rules and their boundaries are in `executor/risk_rules.py` (entries: LIMIT GTC at the
+- Sizing, the rules and their boundaries are in `executor/risk/rules.py` (entries: LIMIT GTC at the
   passive-rounded signal price, shrunk to the room the exposure limits leave; CLOSE: MARKET
   reduce-only for the open quantity, never blocked by an entry limit, a halt or the kill switch).
 - The gate subscribes to `market.*` itself for mark prices and funding times (no method to feed).
 - Exactly once starts here: the client order id is a pure function of the signal id
-  (`executor/client_ids.py`), and a signal id that was accepted before (this run, or any earlier run:
+  (`executor/orders/client_ids.py`), and a signal id that was accepted before (this run, or any earlier run:
   loaded from `risk_decisions` at start) is answered `duplicate_signal` without an order request.
   Should the process die after publishing an order but before its decision row is written, the
   replayed signal gets the same client id and the order manager finds the existing order.
@@ -40,25 +40,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from config.models import RiskLimits
-from database.engine import Database
-from database.models import ControlRow, FillRow, OrderRow, RiskDecisionRow
-from executor import order_store
-from executor.client_ids import client_order_id_for
-from executor.kill_switch import HaltState, read_halts, write_halt
-from executor.order_state import OrderState
-from executor.positions import Position
-from executor.risk_rules import (
-    Reason,
-    SymbolHalt,
-    Verdict,
-    cooldown_until,
-    evaluate_close,
-    evaluate_entry,
-    halt_after_losses,
-)
-from executor.risk_state import DAY_MS, ClosedTrip, RiskState
-from trader.bus import Bus, Subscription
-from trader.events import (
+from core.bus import Bus, Subscription
+from core.events import (
     MarkPrice,
     OrderRequest,
     OrderUpdate,
@@ -67,7 +50,24 @@ from trader.events import (
     Signal,
     SignalAction,
 )
-from trader.instruments import Instrument
+from core.instruments import Instrument
+from core.order_state import OrderState
+from database.engine import Database
+from database.models import ControlRow, FillRow, OrderRow, RiskDecisionRow
+from executor.orders import store as order_store
+from executor.orders.client_ids import client_order_id_for
+from executor.orders.positions import Position
+from executor.risk.kill_switch import HaltState, read_halts, write_halt
+from executor.risk.rules import (
+    Reason,
+    SymbolHalt,
+    Verdict,
+    cooldown_until,
+    evaluate_close,
+    evaluate_entry,
+    halt_after_losses,
+)
+from executor.risk.state import DAY_MS, ClosedTrip, RiskState
 from utils.clock import Clock
 
 _log = structlog.get_logger(__name__)

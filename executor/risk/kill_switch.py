@@ -10,7 +10,7 @@ Rows (key -> value, a small JSON document):
 - `halt:<SYMBOL>`   one symbol's entries are halted, by hand or after consecutive losses, with
                     `until_ms` (end of the cool-down on the daemon's clock) or null (until resumed).
 
-Halts stop entries only; a CLOSE always goes out (executor/risk_rules.py).
+Halts stop entries only; a CLOSE always goes out (executor/risk/rules.py).
 
 Functions taking a `Session` run on the database thread (`Database.run`) or in sync code;
 `halt` / `resume` / `is_halted` take the `Database` itself, for the CLI.
@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from database.engine import Database
 from database.models import ControlRow
-from executor.risk_rules import SymbolHalt
+from executor.risk.rules import SymbolHalt
 
 _log = structlog.get_logger(__name__)
 

@@ -5,7 +5,7 @@ What it learns and from where:
 - mark prices and funding times from `MarkPrice` (`on_mark`); the funding time just passed is kept
   so the window after it can be enforced too;
 - positions and realized PnL from `PositionUpdate` (`on_position`). `realized_pnl` there is the
-  symbol's cumulative realized PnL (as `executor.positions.Position` keeps it), so the change between
+  symbol's cumulative realized PnL (as `executor.orders.positions.Position` keeps it), so the change between
   two updates is what the fills in between realized. A round trip ends when the position returns
   to flat or flips through zero; its PnL is the cumulative realized PnL then minus at its start.
   The first update seen for a symbol only sets the baseline;
@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from executor.order_state import TERMINAL_STATES
-from executor.risk_rules import ORDER_RATE_WINDOW_MS, EntryContext, SymbolHalt
-from trader.events import MarkPrice, OrderRequest, OrderUpdate, PositionUpdate
+from core.events import MarkPrice, OrderRequest, OrderUpdate, PositionUpdate
+from core.order_state import TERMINAL_STATES
+from executor.risk.rules import ORDER_RATE_WINDOW_MS, EntryContext, SymbolHalt
 from utils.clock import Clock
 
 _ZERO = Decimal(0)

@@ -35,13 +35,14 @@ from typing import Protocol, TypeVar
 import structlog
 from sqlmodel import Session
 
-from executor import order_store
-from executor.order_state import LIVE_STATES, Fill, OrderProgress, OrderState
-from executor.positions import Position
-from executor.venue_models import VenueIncome, VenueOrder, VenuePosition, VenueTrade
-from trader.errors import FatalError, GatewayError, InvalidTransition
-from trader.events import OrderRequest
-from trader.instruments import Instrument
+from core.errors import FatalError, GatewayError, InvalidTransition
+from core.events import OrderRequest
+from core.instruments import Instrument
+from core.order_state import LIVE_STATES, OrderState
+from executor.orders import store as order_store
+from executor.orders.positions import Position
+from executor.orders.progress import Fill, OrderProgress
+from executor.venue_api import VenueIncome, VenueOrder, VenuePosition, VenueTrade
 from utils.clock import Clock
 
 _log = structlog.get_logger(__name__)
@@ -54,7 +55,7 @@ FUNDING_LOOKBACK_MS = 7 * 24 * 3_600_000  # Binance's default income window
 
 
 class OrderGateway(Protocol):
-    """The part of executor.gateway.Gateway the order path uses (structural, so the real
+    """The part of executor.binance.gateway.Gateway the order path uses (structural, so the real
     gateway satisfies it without importing this module)."""
 
     async def place_order(self, request: OrderRequest) -> VenueOrder: ...
@@ -193,14 +194,14 @@ async def reconcile(
                 report.venue_missing += 1
                 reason = "the venue has no record of this order (cancelled or expired without fills)"
                 _log.error("reconcile.order_missing_on_venue", client_order_id=cid, state=row.state.value)
-            progress.state = OrderState.CANCELED
+            progress.move_to(OrderState.CANCELED)
             report.canceled += 1
         else:
             try:
                 progress.on_venue_order(venue)
             except InvalidTransition as exc:
                 _log.error("reconcile.invalid_transition", client_order_id=cid, error=str(exc))
-                progress.state = (
+                progress.correct_to(
                     OrderState(venue.status.value)
                     if venue.status.value in OrderState.__members__
                     else (OrderState.EXPIRED)
@@ -208,7 +209,7 @@ async def reconcile(
                 progress.order_id = venue.order_id
                 progress.venue_cum_qty = max(progress.venue_cum_qty, venue.executed_qty)
             if progress.state.is_unconfirmed:
-                progress.state = OrderState.NEW
+                progress.move_to(OrderState.NEW)
             _count(report, progress.state)
         if not progress.state.is_terminal:
             still_open.add(request.symbol)

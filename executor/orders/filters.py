@@ -5,7 +5,7 @@ quantity rounded to tick and step in the safe direction) or raises `OrderValidat
 clear reason. An order rejected here is never sent: a local rejection costs nothing, a venue
 rejection costs a round trip, an ORDERS rate-limit slot and sometimes a misleading retry.
 
-Rounding directions (see utils/decimals.py): quantity toward zero, so rounding never adds risk; a
+Rounding directions (see core/decimals.py): quantity toward zero, so rounding never adds risk; a
 limit price passively (a buy rounds down, a sell rounds up), so the price is never worse than the
 one the risk gate accepted. What cannot be rounded into validity is rejected, never "fixed" by
 making the order bigger or the price worse.
@@ -28,15 +28,15 @@ import re
 from dataclasses import replace
 from decimal import Decimal
 
-from trader.errors import OrderValidationError
-from trader.events import OrderRequest, OrderType, Side, TimeInForce
-from trader.instruments import Instrument
-from utils.decimals import PriceIntent, quantize_price, quantize_quantity, to_api_string
+from core.decimals import PriceIntent, quantize_price, quantize_quantity, to_api_string
+from core.errors import OrderValidationError
+from core.events import OrderRequest, OrderType, Side, TimeInForce
+from core.instruments import Instrument
 
 # Binance's newClientOrderId pattern (-4015 otherwise).
 CLIENT_ORDER_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
-# Suffix of the one re-priced copy of an order (executor/client_ids.py leaves room for it).
+# Suffix of the one re-priced copy of an order (executor/orders/client_ids.py leaves room for it).
 REPRICE_SUFFIX = ".r1"
 
 _ZERO = Decimal(0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from trader.events import Side
+from core.events import Side
 
 _ZERO = Decimal(0)
 

@@ -1,5 +1,5 @@
-"""Decode what Binance sends into the project's types: stream payloads into `trader.events`,
-REST answers into `executor.venue_models`.
+"""Decode what Binance sends into the project's types: stream payloads into `core.events`,
+REST answers into `executor.venue_api`.
 
 Strict by design: every field the event needs must be present with the JSON type Binance uses
 (decimals are strings, times and ids integers, flags booleans); anything else raises
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from executor.venue_models import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
-from trader.events import (
+from core.events import (
     AccountUpdate,
     BalanceChange,
     Candle,
@@ -29,6 +28,7 @@ from trader.events import (
     Side,
     VenueOrderStatus,
 )
+from executor.venue_api import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
 
 __all__ = [
     "ListenKeyExpired",

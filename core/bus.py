@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from trader.events import Candle, MarkPrice
+from core.events import Candle, MarkPrice
 
 _log = structlog.get_logger(__name__)
 

@@ -3,7 +3,7 @@
 For each request on `order.request`:
 
 1. a client id already known (in memory or in the database) is a replay: it is never sent again;
-2. validation (executor/order_filters.py): an order that cannot be made valid is stored as
+2. validation (executor/orders/filters.py): an order that cannot be made valid is stored as
    REJECTED with the reason, published, and never sent;
 3. the row is inserted as PENDING_NEW and committed BEFORE anything is sent;
 4. the send: a RetryableError (the venue certainly did nothing) is retried up to `max_retries`
@@ -16,7 +16,7 @@ For each request on `order.request`:
    (a -4116 duplicate id means the order is live on the venue: it is adopted). FatalError -> the
    order is marked, published, and the manager stops (the daemon halts).
 
-ExecutionReports (`account.execution`) drive the state machine (executor/order_state.py); each
+ExecutionReports (`account.execution`) drive the state machine (core/order_state.py); each
 new fill is inserted into `fills` (unique on symbol + trade_id), booked into the position and
 persisted in one transaction, then published on `order.update` and `position.update`. An
 ACCOUNT_UPDATE with reason FUNDING_FEE books funding: to the one open position, or, with several
@@ -47,20 +47,9 @@ from typing import Any
 
 import structlog
 
-from executor import order_store
-from executor.order_filters import REPRICE_SUFFIX, reprice_client_id, validate_order
-from executor.order_state import (
-    LIVE_STATES,
-    Fill,
-    OrderProgress,
-    OrderState,
-    transition,
-)
-from executor.positions import Position
-from executor.reconcile import OrderGateway, SessionRunner, backfill_funding, corrected_position
-from executor.venue_models import VenueOrder
-from trader.bus import Bus, Subscription
-from trader.errors import (
+from core.bus import Bus, Subscription
+from core.decimals import PriceIntent, quantize_price
+from core.errors import (
     FatalError,
     GatewayError,
     InvalidTransition,
@@ -69,7 +58,7 @@ from trader.errors import (
     RejectedError,
     RetryableError,
 )
-from trader.events import (
+from core.events import (
     AccountUpdate,
     ExecutionReport,
     MarkPrice,
@@ -79,9 +68,18 @@ from trader.events import (
     PositionUpdate,
     UserStreamReset,
 )
-from trader.instruments import Instrument
+from core.instruments import Instrument
+from core.order_state import (
+    LIVE_STATES,
+    OrderState,
+)
+from executor.orders import store as order_store
+from executor.orders.filters import REPRICE_SUFFIX, reprice_client_id, validate_order
+from executor.orders.positions import Position
+from executor.orders.progress import Fill, OrderProgress
+from executor.orders.reconcile import OrderGateway, SessionRunner, backfill_funding, corrected_position
+from executor.venue_api import VenueOrder
 from utils.clock import Clock
-from utils.decimals import PriceIntent, quantize_price
 
 _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
@@ -438,7 +436,7 @@ class OrderManager:
             resend = order.send_attempts > 0
             order.send_attempts += 1
             self.counters.send_attempts += 1
-            order.progress.state = transition(order.state, OrderState.SENT)
+            order.progress.move_to(OrderState.SENT)
             if resend:
                 # The row's updated_time must be the time of the latest send: reconciliation after
                 # a crash waits a recvWindow from it before concluding "never arrived".
@@ -533,7 +531,7 @@ class OrderManager:
         """Mark UNKNOWN and ask the venue. Returns the adopted VenueOrder, _UNRESOLVED when no answer
         could be had (the order stays UNKNOWN for the poll), or None when it is safe to resend."""
         self.counters.unknown_outcomes += 1
-        order.progress.state = transition(order.state, OrderState.UNKNOWN)
+        order.progress.move_to(OrderState.UNKNOWN)
         _log.warning("order_manager.outcome_unknown", client_order_id=order.cid, error=repr(exc))
         await self._persist(order)
         outcome = await self._query_until_settled(order, sent_at)
@@ -588,15 +586,14 @@ class OrderManager:
         self.counters.invalid_transitions += 1
         _log.error("order_manager.invalid_transition", client_order_id=order.cid, error=str(exc))
         target = OrderState(venue_state) if venue_state in OrderState.__members__ else OrderState.EXPIRED
-        if target is order.state:
+        if not order.progress.correct_to(target):
             return False
-        order.progress.state = target
         order.reason = f"venue contradicted local state: {exc}"
         return True
 
     async def _finish(self, order: _Order, state: OrderState, reason: str) -> None:
         """A local terminal decision (rejected, never reached the venue)."""
-        order.progress.state = transition(order.state, state)
+        order.progress.move_to(state)
         order.reason = reason
         _log.warning(
             "order_manager.order_finished", client_order_id=order.cid, state=state.value, reason=reason
@@ -891,7 +888,7 @@ class OrderManager:
             previous = order.state
             if previous not in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
                 return  # filled or cancelled since the TTL check
-            order.progress.state = transition(previous, OrderState.PENDING_CANCEL)
+            order.progress.move_to(OrderState.PENDING_CANCEL)
             order.reason = f"TTL {self._ttl_ms // 1000}s expired"
             await self._persist(order)
             try:
@@ -906,7 +903,7 @@ class OrderManager:
                 return
             if venue.is_open:
                 # The cancel did not take; back to the open state, retried on the next tick.
-                order.progress.state = transition(order.state, OrderState(venue.status.value))
+                order.progress.move_to(OrderState(venue.status.value))
                 await self._adopt(order, venue)
                 return
             self.counters.ttl_cancels += 1

@@ -1,8 +1,8 @@
 """The daemon's only REST door to the exchange, on the official SDK (binance-common's `send_request`).
 
 Every call runs the SDK's synchronous `requests` client on a small dedicated thread pool under
-a timeout, so the loop never blocks, and raises only `trader.errors.GatewayError` subclasses
-(`executor.rest_errors`). What the gateway adds to the SDK:
+a timeout, so the loop never blocks, and raises only `core.errors.GatewayError` subclasses
+(`executor.binance.rest_errors`). What the gateway adds to the SDK:
 
 - the SDK's own retries are off (`retries=0`): POST is never retried there anyway, and its
   GET/DELETE retries sleep in the thread; the caller decides what a failure means;
@@ -36,21 +36,8 @@ from binance_common.configuration import ConfigurationRestAPI
 from binance_common.utils import send_request
 from binance_sdk_derivatives_trading_usds_futures.rest_api import models as sdk_models
 
-from executor.decoding import (
-    MalformedMessage,
-    balance_from_rest,
-    candle_from_rest,
-    income_from_rest,
-    order_from_rest,
-    position_from_rest,
-    trade_from_rest,
-)
-from executor.rate_limiter import RateLimiter, request_weight
-from executor.rest_errors import TimestampRejectedError, map_sdk_error
-from executor.time_sync import TimeSync
-from executor.venue_models import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
-from executor.venues import VenueEndpoints
-from trader.errors import (
+from core.decimals import to_api_string
+from core.errors import (
     FatalError,
     GatewayError,
     IpBannedError,
@@ -59,10 +46,23 @@ from trader.errors import (
     RejectedError,
     RetryableError,
 )
-from trader.events import Candle, OrderRequest, OrderType
-from trader.instruments import ExchangeInfo, parse_exchange_info
+from core.events import Candle, OrderRequest, OrderType
+from core.instruments import ExchangeInfo, parse_exchange_info
+from executor.binance.decoding import (
+    MalformedMessage,
+    balance_from_rest,
+    candle_from_rest,
+    income_from_rest,
+    order_from_rest,
+    position_from_rest,
+    trade_from_rest,
+)
+from executor.binance.endpoints import VenueEndpoints
+from executor.binance.rate_limiter import RateLimiter, request_weight
+from executor.binance.rest_errors import TimestampRejectedError, map_sdk_error
+from executor.binance.time_sync import TimeSync
+from executor.venue_api import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
 from utils.clock import Clock, WallClock
-from utils.decimals import to_api_string
 
 __all__ = ["Gateway"]
 

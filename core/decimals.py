@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import StrEnum
 
-from trader.events import Side
+from core.events import Side
 
 
 class PriceIntent(StrEnum):

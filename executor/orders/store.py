@@ -4,7 +4,7 @@ Every function takes a SQLModel `Session` and runs on the database thread (`Data
 commit before returning: the order manager relies on "committed" meaning "survives a crash" (the
 PENDING_NEW row must be durable before the first byte of the order is sent).
 
-Callers see plain records (`StoredOrder`, `OrderSnapshot`, `executor.positions.Position`), never
+Callers see plain records (`StoredOrder`, `OrderSnapshot`, `executor.orders.positions.Position`), never
 the table classes, so the order manager does not depend on column details.
 """
 
@@ -17,10 +17,11 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from core.events import OrderRequest, OrderType, Side, TimeInForce
+from core.order_state import OrderState
 from database.models import FillRow, FundingPaymentRow, OrderEventRow, OrderRow, PositionRow
-from executor.order_state import Fill, OrderState
-from executor.positions import Position, apply_fill, apply_funding
-from trader.events import OrderRequest, OrderType, Side, TimeInForce
+from executor.orders.positions import Position, apply_fill, apply_funding
+from executor.orders.progress import Fill
 
 _ZERO = Decimal(0)
 

@@ -1,7 +1,7 @@
 """The risk rules as pure functions: numbers in, a verdict with its reason and numbers out.
 
-Nothing here reads a clock, the bus or the database; `executor/risk_state.py` keeps the numbers and
-`executor/risk_gate.py` asks these functions. That keeps every rule testable at its boundary.
+Nothing here reads a clock, the bus or the database; `executor/risk/state.py` keeps the numbers and
+`executor/risk/gate.py` asks these functions. That keeps every rule testable at its boundary.
 
 Conventions (the same for every rule):
 
@@ -28,9 +28,9 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from config.models import RiskLimits
-from trader.events import OrderType, Side, Signal, SignalAction, TimeInForce
-from trader.instruments import Instrument
-from utils.decimals import PriceIntent, quantize_price, quantize_quantity
+from core.decimals import PriceIntent, quantize_price, quantize_quantity
+from core.events import OrderType, Side, Signal, SignalAction, TimeInForce
+from core.instruments import Instrument
 
 _ZERO = Decimal(0)
 MINUTE_MS = 60_000

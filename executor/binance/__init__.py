@@ -1,0 +1,1 @@
+"""The Binance adapter: REST gateway on the official SDK, streams, decoding, limits and clock."""

@@ -1,0 +1,1 @@
+"""The order path: from an OrderRequest to a booked fill, exactly once; reconciliation."""
