@@ -25,11 +25,12 @@ from typing import Any
 
 import structlog
 
+from core.channels import MARKET_PREFIX
 from core.events import Candle, MarkPrice
 
 _log = structlog.get_logger(__name__)
 
-CONFLATING_PREFIXES = ("market.",)
+CONFLATING_PREFIXES = (MARKET_PREFIX,)
 
 
 def _conflation_key(event: object) -> tuple[type, str] | None:

@@ -5,7 +5,8 @@
      ├── SecretResolutionError     a secret reference (op://...) could not be resolved
      ├── GatewayError              anything the exchange said or failed to say; carries code and msg
      │    ├── RetryableError       the request certainly had no effect: safe to send again
-     │    │    └── RateLimitedError    429: wait `retry_after` seconds first
+     │    │    ├── RateLimitedError    429: wait `retry_after` seconds first
+     │    │    └── TimestampRejectedError  -1021: resync the clock offset, then send again
      │    ├── OutcomeUnknownError  the request may have taken effect (timeout after sending, 5xx,
      │    │                        -1006, -1007): query before anything else, never resend blindly
      │    ├── RejectedError        the venue refused it for a reason that a resend cannot fix
@@ -71,6 +72,10 @@ class RateLimitedError(RetryableError):
     ) -> None:
         super().__init__(msg, code, http_status=http_status)
         self.retry_after = retry_after
+
+
+class TimestampRejectedError(RetryableError):
+    """-1021: the venue refused the request's timestamp; the gateway resyncs the clock offset."""
 
 
 class OutcomeUnknownError(GatewayError):

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from core import channels
 from core.bus import Bus, Subscription
 from core.errors import StrategyError
 from core.events import (
@@ -67,7 +68,7 @@ class StrategyRunner:
         self._bus = bus
         self._clock = clock
         self._store = state_store
-        self._signal_topic = f"signal.{self.symbol}"
+        self._signal_topic = channels.signal(self.symbol)
         self._subs: tuple[Subscription, ...] = ()
         self._wake = asyncio.Event()
         self._prepared = False
@@ -101,10 +102,10 @@ class StrategyRunner:
         name = self.strategy.name
         label = f"strategy.{self.symbol}"
         self._subs = (
-            self._bus.subscribe("order.update", name=f"{label}.orders"),
-            self._bus.subscribe("position.update", name=f"{label}.positions"),
-            self._bus.subscribe("risk.decision", name=f"{label}.risk"),
-            self._bus.subscribe(f"market.{self.symbol}", name=label),
+            self._bus.subscribe(channels.ORDER_UPDATE, name=f"{label}.orders"),
+            self._bus.subscribe(channels.POSITION_UPDATE, name=f"{label}.positions"),
+            self._bus.subscribe(channels.RISK_DECISION, name=f"{label}.risk"),
+            self._bus.subscribe(channels.market(self.symbol), name=label),
         )
         for sub in self._subs:
             sub.set_notify(self._wake.set)
@@ -278,7 +279,7 @@ class StrategyRunner:
                     threshold=str(output.threshold),
                     until_time=output.until_time,
                 )
-                self._bus.publish("strategy.event", output)
+                self._bus.publish(channels.STRATEGY_EVENT, output)
             else:
                 self.errors += 1
                 _log.error("strategy.bad_output", symbol=self.symbol, type=type(output).__name__)

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from config.loader import effective_mode
 from config.models import SymbolConfig, TraderConfig
 from config.settings import Mode, Settings
+from core import channels
 from core.bus import Bus
 from core.errors import ConfigError, DaemonFailed, FatalError, GatewayError
 from core.events import AccountUpdate, ExecutionReport, UserStreamReset
@@ -276,9 +277,9 @@ class Daemon:
     def _on_account_event(self, event: ExecutionReport | AccountUpdate | UserStreamReset) -> None:
         """User-data stream sink: executions and account events onto their channels."""
         if type(event) is ExecutionReport:
-            self.bus.publish("account.execution", event)
+            self.bus.publish(channels.ACCOUNT_EXECUTION, event)
         else:
-            self.bus.publish("account.update", event)
+            self.bus.publish(channels.ACCOUNT_UPDATE, event)
 
     async def apply_config(self, new: TraderConfig) -> None:
         """Apply a validated configuration edit without a restart."""

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session, select
 
+from core import channels
 from core.bus import Bus, Subscription
 from core.events import OrderUpdate, RiskDecision, Signal, VolatilityGuardTriggered
 from database.engine import Database
@@ -69,8 +70,8 @@ class AuditRecorder:
 
     def __init__(self, bus: Bus, db: Database) -> None:
         self._db = db
-        self._signals: Subscription = bus.subscribe("signal.*", name="audit.signals")
-        self._events: Subscription = bus.subscribe("strategy.event", name="audit.strategy_events")
+        self._signals: Subscription = bus.subscribe(channels.ALL_SIGNALS, name="audit.signals")
+        self._events: Subscription = bus.subscribe(channels.STRATEGY_EVENT, name="audit.strategy_events")
         self.recorded = 0
 
     async def run(self) -> None:
@@ -113,9 +114,9 @@ class TradeLog:
 
     def __init__(self, bus: Bus) -> None:
         self._subs = (
-            bus.subscribe("signal.*", name="tradelog.signals"),
-            bus.subscribe("risk.decision", name="tradelog.risk"),
-            bus.subscribe("order.update", name="tradelog.orders"),
+            bus.subscribe(channels.ALL_SIGNALS, name="tradelog.signals"),
+            bus.subscribe(channels.RISK_DECISION, name="tradelog.risk"),
+            bus.subscribe(channels.ORDER_UPDATE, name="tradelog.orders"),
         )
 
     async def run(self) -> None:

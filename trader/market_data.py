@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from core import channels
 from core.bus import Bus
 from core.events import Candle, MarkPrice
 from database.engine import Database, upsert_candles
@@ -98,7 +99,7 @@ class MarketDataService:
     def _topic(self, symbol: str) -> str:
         topic = self._topics.get(symbol)
         if topic is None:
-            topic = self._topics[symbol] = f"market.{symbol}"
+            topic = self._topics[symbol] = channels.market(symbol)
         return topic
 
     # --- hot path: called from the stream callback ----------------------------------------------

@@ -36,6 +36,7 @@ from binance_common.configuration import ConfigurationRestAPI
 from binance_common.utils import send_request
 from binance_sdk_derivatives_trading_usds_futures.rest_api import models as sdk_models
 
+from core.binance_codes import BinanceCode
 from core.decimals import to_api_string
 from core.errors import (
     FatalError,
@@ -45,6 +46,7 @@ from core.errors import (
     RateLimitedError,
     RejectedError,
     RetryableError,
+    TimestampRejectedError,
 )
 from core.events import Candle, OrderRequest, OrderType
 from core.instruments import ExchangeInfo, parse_exchange_info
@@ -59,7 +61,7 @@ from executor.binance.decoding import (
 )
 from executor.binance.endpoints import VenueEndpoints
 from executor.binance.rate_limiter import RateLimiter, request_weight
-from executor.binance.rest_errors import TimestampRejectedError, map_sdk_error
+from executor.binance.rest_errors import map_sdk_error
 from executor.binance.time_sync import TimeSync
 from executor.venue_api import VenueBalance, VenueIncome, VenueOrder, VenuePosition, VenueTrade
 from utils.clock import Clock, WallClock
@@ -69,8 +71,6 @@ __all__ = ["Gateway"]
 _log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 
-UNKNOWN_ORDER = -2013
-LISTEN_KEY_MISSING = -1125
 
 
 def _plain(data: Any) -> Any:
@@ -340,7 +340,7 @@ class Gateway:
                 signed=True, model=sdk_models.QueryOrderResponse,
             )
         except RejectedError as exc:
-            if exc.code == UNKNOWN_ORDER:
+            if exc.code == BinanceCode.NO_SUCH_ORDER:
                 return None
             raise
         return self._decode(order_from_rest, data)

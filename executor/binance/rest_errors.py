@@ -7,7 +7,7 @@ and NetworkError for anything `requests` raised (its message contains the full U
 signature, so it is never copied). Binance's error code is in `.status_code`, its message in
 `.error_message`.
 
-The rule for each class (`map_sdk_error`):
+The rule for each class (`map_sdk_error`; Binance codes are sorted by `core.binance_codes`):
 
 | what happened | error |
 |---|---|
@@ -32,38 +32,21 @@ import requests
 from binance_common import errors as sdk
 from binance_common.utils import request_not_sent
 
+from core.binance_codes import DEFAULT_RETRY_AFTER_S, after_sending, error_for_code
 from core.errors import (
     FatalError,
     GatewayError,
     IpBannedError,
-    OutcomeUnknownError,
     RateLimitedError,
     RejectedError,
     RetryableError,
 )
 
-__all__ = [
-    "DEFAULT_BAN_MS",
-    "DEFAULT_RETRY_AFTER_S",
-    "TimestampRejectedError",
-    "map_sdk_error",
-    "parse_ban_until",
-]
+__all__ = ["DEFAULT_BAN_MS", "map_sdk_error", "parse_ban_until"]
 
-DEFAULT_RETRY_AFTER_S = 10.0
 DEFAULT_BAN_MS = 120_000  # Binance's shortest ban
 
-FATAL_CODES = frozenset({-2014, -2015, -1022, -1002})
-OUTCOME_UNKNOWN_CODES = frozenset({-1006, -1007, -1001})
-RATE_LIMIT_CODES = frozenset({-1003, -1015})
-RETRYABLE_CODES = frozenset({-1008})
-TIMESTAMP_CODE = -1021
-
 _BAN_UNTIL = re.compile(r"banned until (\d{10,})")
-
-
-class TimestampRejectedError(RetryableError):
-    """-1021: the venue refused the request's timestamp; the gateway resyncs the clock offset."""
 
 
 def parse_ban_until(message: str | None) -> int | None:
@@ -84,15 +67,6 @@ def _message(exc: BaseException, default: str) -> str:
     return msg if isinstance(msg, str) and msg else default
 
 
-def _after_sending(
-    idempotent: bool, msg: str, code: int | None = None, http: int | None = None
-) -> GatewayError:
-    # A query can simply be asked again; anything that changes state may have happened.
-    if idempotent:
-        return RetryableError(msg, code, http_status=http)
-    return OutcomeUnknownError(msg, code, http_status=http)
-
-
 def _network(exc: sdk.NetworkError, idempotent: bool) -> GatewayError:
     cause = exc.__cause__
     name = type(cause).__name__ if cause is not None else "NetworkError"
@@ -104,24 +78,7 @@ def _network(exc: sdk.NetworkError, idempotent: bool) -> GatewayError:
         text = str(cause.args[0]) if cause.args else ""
         if "Connection refused" in text or "Name or service not known" in text:
             return RetryableError(f"connection failed before sending ({name})")
-    return _after_sending(idempotent, f"no answer after sending ({name})")
-
-
-def map_by_code(
-    code: int | None, msg: str, *, idempotent: bool, http_status: int | None, now_ms: int
-) -> GatewayError:
-    """The typed error for a Binance error code (REST or WebSocket answers)."""
-    if code in FATAL_CODES:
-        return FatalError(msg, code, http_status=http_status)
-    if code == TIMESTAMP_CODE:
-        return TimestampRejectedError(msg, code, http_status=http_status)
-    if code in RATE_LIMIT_CODES:
-        return RateLimitedError(msg, code, retry_after=DEFAULT_RETRY_AFTER_S, http_status=http_status)
-    if code in OUTCOME_UNKNOWN_CODES:
-        return _after_sending(idempotent, msg, code, http_status)
-    if code in RETRYABLE_CODES:
-        return RetryableError(msg, code, http_status=http_status)
-    return RejectedError(msg, code, http_status=http_status)
+    return after_sending(idempotent, f"no answer after sending ({name})")
 
 
 def map_sdk_error(exc: BaseException, *, idempotent: bool, now_ms: int) -> GatewayError:
@@ -144,7 +101,7 @@ def map_sdk_error(exc: BaseException, *, idempotent: bool, now_ms: int) -> Gatew
         return RateLimitedError(_message(exc, "too many requests"), _code(exc), retry_after=retry_after)
     if isinstance(exc, sdk.ServerError):
         status = _code(exc)  # for ServerError the SDK puts the HTTP status here
-        return _after_sending(idempotent, f"server error {status}", None, status)
+        return after_sending(idempotent, f"server error {status}", None, status)
     if isinstance(exc, sdk.NetworkError):
         return _network(exc, idempotent)
     if isinstance(exc, sdk.UnauthorizedError):
@@ -160,12 +117,12 @@ def map_sdk_error(exc: BaseException, *, idempotent: bool, now_ms: int) -> Gatew
             if code is None and status == 403:
                 # A 403 without a Binance body is the WAF refusing this client: no retry helps.
                 return FatalError(f"forbidden: {msg}", None, http_status=403)
-            return map_by_code(code, msg, idempotent=idempotent, http_status=status, now_ms=now_ms)
+            return error_for_code(code, msg, idempotent=idempotent, http_status=status)
     if isinstance(exc, sdk.ClientError):
         return RejectedError(_message(exc, "client error"), None, http_status=None)
     if isinstance(exc, sdk.RequiredError):
         return RejectedError(f"missing parameter: {exc.field}")
     if isinstance(exc, TimeoutError):
-        return _after_sending(idempotent, "no answer within the timeout")
+        return after_sending(idempotent, "no answer within the timeout")
     # An unreadable 2xx body or anything else unexpected: the request did reach the venue.
-    return _after_sending(idempotent, f"unexpected response ({type(exc).__name__})")
+    return after_sending(idempotent, f"unexpected response ({type(exc).__name__})")

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from core.binance_codes import BinanceCode
 from core.errors import GatewayError, RejectedError
 from core.events import AccountUpdate, ExecutionReport, UserStreamReset
 from executor.binance.decoding import ListenKeyExpired, decode_user_payload
@@ -37,7 +38,6 @@ __all__ = ["ListenKeySource", "UserDataStream"]
 
 _log = structlog.get_logger(__name__)
 
-LISTEN_KEY_MISSING = -1125
 
 
 class ListenKeySource(Protocol):
@@ -167,7 +167,7 @@ class UserDataStream:
             try:
                 await self._gateway.keepalive_listen_key()
             except RejectedError as exc:
-                if exc.code == LISTEN_KEY_MISSING:
+                if exc.code == BinanceCode.LISTEN_KEY_MISSING:
                     await self.renew("listenKey -1125", self.listen_key)
                 else:
                     _log.error("user_stream.keepalive_refused", error=repr(exc))

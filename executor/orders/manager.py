@@ -47,6 +47,8 @@ from typing import Any
 
 import structlog
 
+from core import channels
+from core.binance_codes import BinanceCode
 from core.bus import Bus, Subscription
 from core.decimals import PriceIntent, quantize_price
 from core.errors import (
@@ -84,10 +86,6 @@ from utils.clock import Clock
 _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
 
-# Binance: -4116 "ClientOrderId is duplicated" (an open order already has it); -2011 / -2013
-# unknown order on cancel / query.
-DUPLICATE_CLIENT_ID = -4116
-UNKNOWN_ORDER = -2011
 
 
 @dataclass(slots=True)
@@ -208,10 +206,10 @@ class OrderManager:
         self._fatal: asyncio.Event | None = None
         self._loaded = False
         # Subscribe now, so nothing published before run() starts is missed.
-        self._requests = bus.subscribe("order.request", name="order_manager.requests")
-        self._executions = bus.subscribe("account.execution", name="order_manager.executions")
-        self._account = bus.subscribe("account.update", name="order_manager.account")
-        self._market = bus.subscribe("market.*", name="order_manager.marks")
+        self._requests = bus.subscribe(channels.ORDER_REQUEST, name="order_manager.requests")
+        self._executions = bus.subscribe(channels.ACCOUNT_EXECUTION, name="order_manager.executions")
+        self._account = bus.subscribe(channels.ACCOUNT_UPDATE, name="order_manager.account")
+        self._market = bus.subscribe(channels.ALL_MARKETS, name="order_manager.marks")
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -455,7 +453,7 @@ class OrderManager:
                 delay = self._backoff(retries)
                 order.last_error = f"retryable: {exc}"
             except RejectedError as exc:
-                if exc.code != DUPLICATE_CLIENT_ID:
+                if exc.code != BinanceCode.DUPLICATE_CLIENT_ORDER_ID:
                     self.counters.rejects_venue += 1
                     await self._finish(
                         order, OrderState.REJECTED, f"rejected by venue: {exc.code}: {exc.msg}"

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from config.models import RiskLimits
+from core import channels
 from core.bus import Bus, Subscription
 from core.events import (
     MarkPrice,
@@ -206,10 +207,10 @@ class RiskGate:
         self._instruments = instruments
         self._limits_for = limits_for
         self.state = RiskState(clock, equity=starting_equity)
-        self._signals: Subscription = bus.subscribe("signal.*", name="risk.signals")
-        self._market: Subscription = bus.subscribe("market.*", name="risk.market")
-        self._orders: Subscription = bus.subscribe("order.update", name="risk.orders")
-        self._positions: Subscription = bus.subscribe("position.update", name="risk.positions")
+        self._signals: Subscription = bus.subscribe(channels.ALL_SIGNALS, name="risk.signals")
+        self._market: Subscription = bus.subscribe(channels.ALL_MARKETS, name="risk.market")
+        self._orders: Subscription = bus.subscribe(channels.ORDER_UPDATE, name="risk.orders")
+        self._positions: Subscription = bus.subscribe(channels.POSITION_UPDATE, name="risk.positions")
         self._accepted_ids: set[str] = set()
         self._unwritten: list[RiskDecision] = []
         self._local_halts: dict[str, SymbolHalt] = {}  # issued here, not yet in the control table
@@ -408,9 +409,9 @@ class RiskGate:
             event_time=now,
             details=MappingProxyType(details),
         )
-        self._bus.publish("risk.decision", decision)
+        self._bus.publish(channels.RISK_DECISION, decision)
         if request is not None:
-            self._bus.publish("order.request", request)
+            self._bus.publish(channels.ORDER_REQUEST, request)
         self._unwritten.append(decision)
         self._wake.set()
         return decision

@@ -21,10 +21,10 @@ from core.errors import (
     RateLimitedError,
     RejectedError,
     RetryableError,
+    TimestampRejectedError,
 )
 from core.events import OrderRequest, OrderType, Side, TimeInForce, VenueOrderStatus
 from executor.binance.gateway import Gateway
-from executor.binance.rest_errors import TimestampRejectedError
 from simulator.rate_limits import RateLimitRule
 from simulator.server import SimulatorServer
 

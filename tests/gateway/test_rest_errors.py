@@ -15,8 +15,9 @@ from core.errors import (
     RateLimitedError,
     RejectedError,
     RetryableError,
+    TimestampRejectedError,
 )
-from executor.binance.rest_errors import TimestampRejectedError, map_sdk_error, parse_ban_until
+from executor.binance.rest_errors import map_sdk_error, parse_ban_until
 
 NOW = 1_700_000_000_000
 
