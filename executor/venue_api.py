@@ -1,15 +1,18 @@
-"""What the gateway returns from REST calls: plain, exact, venue-neutral records.
+"""What the order path needs from a venue (`OrderGateway`) and the plain records it gets back.
 
-The gateway translates the SDK's response models into these, so nothing past the gateway depends on
-the SDK's classes or on Binance's one-letter field names.
+Two gateways implement it: the Binance adapter (`executor/binance/gateway.py`, REST on the official
+SDK) and the in-process venue (`executor/in_process/`, the simulator's matching engine called
+directly). Each translates its venue's answers into these exact, venue-neutral records, so nothing
+past a gateway depends on the SDK's classes or on Binance's one-letter field names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
-from core.events import Side, VenueOrderStatus
+from core.events import OrderRequest, Side, VenueOrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +92,19 @@ class VenueBalance:
     available_balance: Decimal
     unrealized_pnl: Decimal
     update_time: int
+
+
+class OrderGateway(Protocol):
+    """The calls the order path makes; every one raises only `core.errors.GatewayError` kinds."""
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder: ...
+    async def query_order(self, symbol: str, client_order_id: str) -> VenueOrder | None: ...
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder: ...
+    async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]: ...
+    async def user_trades(
+        self, symbol: str, start_time: int | None = None, from_id: int | None = None
+    ) -> list[VenueTrade]: ...
+    async def positions(self) -> list[VenuePosition]: ...
+    async def income(
+        self, income_type: str, start_time: int, end_time: int, symbol: str | None = None
+    ) -> list[VenueIncome]: ...

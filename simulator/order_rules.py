@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from core.client_ids import CLIENT_ID_PATTERN
 from core.decimals import to_api_string
 from core.events import Side
 from core.instruments import Instrument
 from simulator.engine_types import NewOrder
 from simulator.errors import SimError
 
-CLIENT_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]*)?$|^-?\.[0-9]+$")
 
 # Binance's messages, verbatim where known.

@@ -1,8 +1,13 @@
 """Clocks. One clock object is handed to every component, so tests and backtests can run on
 simulated time instead of the wall clock.
 
-`now_ms()` is epoch milliseconds on the clock's timeline; `sleep()` waits for that much of the
-clock's time (for a scaled clock, less wall time).
+`now_ms()` is epoch milliseconds on the clock's timeline; `monotonic()` is seconds on the same
+timeline that never go back (for measuring intervals); `sleep()` waits for that much of the
+clock's time (for a scaled clock, less wall time); `speed` is how many of the clock's seconds pass
+per wall second (1 for the wall clock and for a manual clock, which moves only when told).
+
+Components that wait on the network (retries, recvWindow, polling) take a second clock for that,
+the wall clock in the daemon: those waits follow real time even when the market runs faster.
 """
 
 from __future__ import annotations
@@ -15,8 +20,17 @@ from typing import Protocol
 class Clock(Protocol):
     """What components need from a clock."""
 
+    @property
+    def speed(self) -> float:
+        """The clock's seconds per wall second."""
+        ...
+
     def now_ms(self) -> int:
         """Current time in epoch milliseconds on this clock's timeline."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on this clock's timeline, never going back; only differences mean something."""
         ...
 
     async def sleep(self, seconds: float) -> None:
@@ -27,8 +41,13 @@ class Clock(Protocol):
 class WallClock:
     """The real clock."""
 
+    speed = 1.0
+
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -50,6 +69,9 @@ class ScaledClock:
     def now_ms(self) -> int:
         return self.start_ms + int((time.monotonic() - self._t0) * 1000 * self.speed)
 
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._t0) * self.speed
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.speed)
 
@@ -60,12 +82,17 @@ class ManualClock:
     `sleep()` returns once the clock has been advanced past the wake-up time.
     """
 
+    speed = 1.0
+
     def __init__(self, start_ms: int = 0) -> None:
         self._now = start_ms
         self._changed = asyncio.Event() if _has_running_loop() else None
 
     def now_ms(self) -> int:
         return self._now
+
+    def monotonic(self) -> float:
+        return self._now / 1000
 
     def set(self, now_ms: int) -> None:
         """Move the clock to `now_ms` (never backwards)."""

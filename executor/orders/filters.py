@@ -23,21 +23,14 @@ Rules mirror Binance USD-M futures:
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import replace
 from decimal import Decimal
 
+from core.client_ids import CLIENT_ID_PATTERN
 from core.decimals import PriceIntent, quantize_price, quantize_quantity, to_api_string
 from core.errors import OrderValidationError
 from core.events import OrderRequest, OrderType, Side, TimeInForce
 from core.instruments import Instrument
-
-# Binance's newClientOrderId pattern (-4015 otherwise).
-CLIENT_ORDER_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
-
-# Suffix of the one re-priced copy of an order (executor/orders/client_ids.py leaves room for it).
-REPRICE_SUFFIX = ".r1"
 
 _ZERO = Decimal(0)
 
@@ -70,7 +63,7 @@ def validate_order(
         raise reject(f"instrument {instrument.symbol} does not match the order's symbol")
     if not instrument.is_trading:
         raise reject(f"symbol status is {instrument.status}, not TRADING")
-    if not CLIENT_ORDER_ID_PATTERN.match(request.client_order_id):
+    if not CLIENT_ID_PATTERN.match(request.client_order_id):
         raise reject(f"client order id {request.client_order_id!r} does not match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
     if not request.quantity.is_finite() or request.quantity <= _ZERO:
         raise reject(f"quantity must be a positive number, got {request.quantity}")
@@ -166,11 +159,3 @@ def validate_order(
     if quantity == request.quantity and price == request.price and time_in_force == request.time_in_force:
         return request
     return replace(request, quantity=quantity, price=price, time_in_force=time_in_force)
-
-
-def reprice_client_id(client_order_id: str) -> str:
-    """The deterministic client id of the one re-priced copy of an order (36 characters at most)."""
-    if len(client_order_id) + len(REPRICE_SUFFIX) <= 36:
-        return client_order_id + REPRICE_SUFFIX
-    digest = hashlib.sha256(client_order_id.encode()).hexdigest()[:8]
-    return f"{client_order_id[:24]}.{digest}{REPRICE_SUFFIX}"

@@ -42,6 +42,7 @@ from sqlmodel import Session, col, select
 from config.models import RiskLimits
 from core import channels
 from core.bus import Bus, Subscription
+from core.client_ids import client_order_id_for
 from core.events import (
     MarkPrice,
     OrderRequest,
@@ -56,7 +57,6 @@ from core.order_state import OrderState
 from database.engine import Database
 from database.models import ControlRow, FillRow, OrderRow, RiskDecisionRow
 from executor.orders import store as order_store
-from executor.orders.client_ids import client_order_id_for
 from executor.orders.positions import Position
 from executor.risk.kill_switch import HaltState, read_halts, write_halt
 from executor.risk.rules import (

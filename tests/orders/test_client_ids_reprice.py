@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executor.orders.filters import CLIENT_ORDER_ID_PATTERN, REPRICE_SUFFIX, reprice_client_id
+from core.client_ids import CLIENT_ID_PATTERN, REPRICE_SUFFIX, reprice_client_id
 
 _IDS = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/-", min_size=1, max_size=36
@@ -15,7 +15,7 @@ _IDS = st.text(
 @given(_IDS)
 def test_reprice_id_is_valid_deterministic_and_different(cid: str) -> None:
     new = reprice_client_id(cid)
-    assert CLIENT_ORDER_ID_PATTERN.match(new)
+    assert CLIENT_ID_PATTERN.match(new)
     assert new == reprice_client_id(cid)
     assert new != cid
     assert new.endswith(REPRICE_SUFFIX)

@@ -17,7 +17,8 @@ from sqlmodel import select
 from core.events import Side
 from database.engine import Database
 from database.models import FundingPaymentRow
-from executor.orders.reconcile import backfill_funding, reconcile
+from executor.orders.funding import backfill_funding
+from executor.orders.reconcile import reconcile
 from executor.venue_api import VenueIncome
 from tests.orders_integration.rig import SYMBOL, Rig, order_rig, wait_for
 

@@ -7,13 +7,13 @@ import asyncio
 from decimal import Decimal
 from functools import partial
 
+from core.client_ids import reprice_client_id
 from core.decimals import PriceIntent, quantize_price
 from core.events import Candle, MarkPrice, OrderRequest, Side
 from core.order_state import OrderState
 from database.engine import Database
 from executor.binance.streams import MarketStreams
 from executor.orders import store as order_store
-from executor.orders.filters import reprice_client_id
 from executor.orders.reconcile import NEVER_REACHED, reconcile
 from tests.orders_integration.rig import SYMBOL, Rig, check_db_matches_venue, order_rig, wait_for
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executor.orders.client_ids import CLIENT_ID_PATTERN, client_order_id_for
+from core.client_ids import CLIENT_ID_PATTERN, client_order_id_for
 
 BINANCE = r"^[.A-Z:/a-z0-9_-]{1,36}$"
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from core.client_ids import client_order_id_for
 from core.events import OrderType, Side, SignalAction, TimeInForce
 from database.engine import Database
 from database.models import FillRow, OrderRow, RiskDecisionRow
 from executor.orders import store as order_store
-from executor.orders.client_ids import client_order_id_for
 from executor.orders.positions import Position
 from executor.risk.kill_switch import HaltState, read_halts
 from executor.risk.rules import SymbolHalt

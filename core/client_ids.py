@@ -5,8 +5,9 @@ order with the same id, so an id derived only from the signal id makes a replaye
 order that already exists instead of a second one.
 
 The id is `tr-` followed by the first 130 bits of SHA-256 of the signal id, in lower-case base32
-(26 characters): 29 characters in total, which leaves room for the order manager's `.r1` suffix of
-a re-priced copy. 130 bits make a collision between two different intents practically impossible.
+(26 characters): 29 characters in total, which leaves room for the `.r1` suffix of the one
+re-priced copy of an order (`reprice_client_id`). 130 bits make a collision between two different
+intents practically impossible.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import base64
 import hashlib
 import re
 
+# Binance's newClientOrderId pattern (-4015 otherwise).
 CLIENT_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+REPRICE_SUFFIX = ".r1"
 PREFIX = "tr-"
 _DIGEST_CHARS = 26  # 26 base32 characters = 130 bits
 
@@ -36,4 +39,12 @@ def client_order_id_for(signal_id: str, attempt: int = 0) -> str:
     return PREFIX + encoded[:_DIGEST_CHARS]
 
 
-__all__ = ["CLIENT_ID_PATTERN", "PREFIX", "client_order_id_for"]
+def reprice_client_id(client_order_id: str) -> str:
+    """The deterministic client id of the one re-priced copy of an order (36 characters at most)."""
+    if len(client_order_id) + len(REPRICE_SUFFIX) <= 36:
+        return client_order_id + REPRICE_SUFFIX
+    digest = hashlib.sha256(client_order_id.encode()).hexdigest()[:8]
+    return f"{client_order_id[:24]}.{digest}{REPRICE_SUFFIX}"
+
+
+__all__ = ["CLIENT_ID_PATTERN", "PREFIX", "REPRICE_SUFFIX", "client_order_id_for", "reprice_client_id"]
