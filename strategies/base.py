@@ -17,15 +17,24 @@ Lifecycle, in the order the runner calls it:
     on_stop()                   once, when the task ends
 
 `update_params()` and `entries_enabled` may be changed between two events by a live config edit.
+
+Position tracking is shared by every strategy: the base class learns the position from the
+executor (`on_position` is the truth; `on_order_update` gives an entry fill that may arrive before
+its position update) and resolves the one signal awaiting an outcome (`pending`) from its order's
+fate or the risk gate's rejection. A subclass reads `position_side`, `entry_price`, `entry_time`
+and `pending`, records a signal it emits with `_await_outcome`, and overrides
+`_position_changed` to recompute what depends on the position.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
+import structlog
 from pydantic import BaseModel
 
 from core.events import (
@@ -34,19 +43,35 @@ from core.events import (
     OrderUpdate,
     PositionUpdate,
     RiskDecision,
+    Side,
     Signal,
     SignalAction,
     VolatilityGuardTriggered,
 )
+from core.order_state import TERMINAL_STATE_NAMES
 
 Output: TypeAlias = Signal | VolatilityGuardTriggered
 """What a hook may return; the runner publishes Signals on `signal.<SYMBOL>` and guard events on
 `strategy.event`."""
 
 
+PositionSide = Literal["LONG", "SHORT"]
+
+_log = structlog.get_logger(__name__)
+
+
 def no_output() -> list[Output]:
     """A fresh empty output list (hooks return lists the caller may keep, so never a shared one)."""
     return []
+
+
+@dataclass(slots=True)
+class Pending:
+    """A signal sent and not yet resolved by an order update, a position update or the risk gate."""
+
+    action: SignalAction
+    signal_id: str
+    since_ms: int
 
 
 class Strategy(ABC):
@@ -76,6 +101,11 @@ class Strategy(ABC):
         self.order_notional = order_notional
         self.entries_enabled = True
         self.params: BaseModel = self.coerce_params(params)
+        # the position, as learned from the executor
+        self._side: PositionSide | None = None
+        self._entry_price: Decimal | None = None
+        self._entry_time = 0
+        self._pending: Pending | None = None
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -131,20 +161,159 @@ class Strategy(ABC):
         return no_output()
 
     def on_order_update(self, update: OrderUpdate) -> list[Output]:
-        """A change of one of this symbol's orders (accepted, filled, cancelled, rejected...)."""
+        """A change of one of this symbol's orders: resolves the pending signal from its fate."""
+        pending = self._pending
+        if (
+            pending is None
+            or update.symbol != self.symbol
+            or (update.strategy and update.strategy != self.name)
+        ):
+            return no_output()
+        final = update.state in TERMINAL_STATE_NAMES
+        if pending.action is SignalAction.CLOSE:
+            closing_side = Side.SELL if self._side == "LONG" else Side.BUY
+            if update.side is not closing_side or not final:
+                return no_output()
+            self._pending = None
+            if update.state == "FILLED":
+                self._set_flat()
+            return no_output()
+        entry_side = Side.BUY if pending.action is SignalAction.OPEN_LONG else Side.SELL
+        if update.side is not entry_side or update.reduce_only:
+            return no_output()
+        if update.filled_qty > 0 and self._side is None and update.avg_price > 0:
+            # The fill may come before its position update; take it as the position for now.
+            self._set_position(
+                "LONG" if entry_side is Side.BUY else "SHORT", update.avg_price, update.event_time
+            )
+        if final:
+            self._pending = None
         return no_output()
 
     def on_position(self, update: PositionUpdate) -> list[Output]:
-        """This symbol's position after a fill or an account update (quantity signed, short < 0)."""
+        """This symbol's position (quantity signed, short < 0): the truth about side and entry."""
+        if update.symbol != self.symbol or (update.strategy and update.strategy != self.name):
+            return no_output()
+        qty = update.quantity
+        pending = self._pending
+        if qty == 0:
+            if self._side is not None:
+                self._set_flat()
+            if pending is not None and pending.action is SignalAction.CLOSE:
+                self._pending = None
+            return no_output()
+        side: PositionSide = "LONG" if qty > 0 else "SHORT"
+        # Same side: the same position, maybe added to, so the holding clock keeps running.
+        entry_time = self._entry_time if side == self._side else update.event_time
+        self._set_position(
+            side, update.entry_price if update.entry_price > 0 else self._entry_price, entry_time
+        )
+        if pending is not None and pending.action.is_entry:
+            self._pending = None
         return no_output()
 
     def on_risk_decision(self, decision: RiskDecision) -> list[Output]:
-        """The risk gate's verdict on a signal of this symbol; a rejection means no order follows."""
+        """The risk gate's verdict on a signal: a rejection means no order follows, stop waiting."""
+        pending = self._pending
+        if pending is not None and not decision.accepted and decision.signal_id == pending.signal_id:
+            self._pending = None
         return no_output()
 
     def on_stop(self) -> None:
         """The task is ending (shutdown or removal); no more hooks follow."""
         return None
+
+    # --- the position, as learned from the executor --------------------------------------------------
+
+    @property
+    def position_side(self) -> PositionSide | None:
+        """LONG, SHORT or None (flat), as learned from order and position updates."""
+        return self._side
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        """The position's average entry price (None when flat or not known yet)."""
+        return self._entry_price
+
+    @property
+    def entry_time(self) -> int:
+        """When the position was opened (event time, ms); 0 when flat."""
+        return self._entry_time
+
+    @property
+    def pending(self) -> Pending | None:
+        """The signal awaiting an outcome, if any."""
+        return self._pending
+
+    @property
+    def pending_action(self) -> SignalAction | None:
+        """The action of the signal awaiting an outcome, if any."""
+        return self._pending.action if self._pending is not None else None
+
+    def _await_outcome(self, action: SignalAction, signal_id: str, now_ms: int) -> None:
+        """Record a signal just emitted: no other one until its order, position or rejection."""
+        self._pending = Pending(action, signal_id, now_ms)
+
+    def _expire_pending(self, now_ms: int, timeout_ms: int) -> None:
+        """Forget a pending signal with no news for `timeout_ms` (its order may never come)."""
+        pending = self._pending
+        if pending is not None and now_ms - pending.since_ms >= timeout_ms:
+            _log.warning(
+                "strategy.pending_expired",
+                symbol=self.symbol,
+                strategy=self.name,
+                signal_id=pending.signal_id,
+                age_s=(now_ms - pending.since_ms) / 1000,
+            )
+            self._pending = None
+
+    def _set_position(self, side: PositionSide, entry_price: Decimal | None, entry_time: int) -> None:
+        self._side = side
+        self._entry_price = entry_price
+        self._entry_time = entry_time
+        self._position_changed()
+
+    def _set_flat(self) -> None:
+        self._side = None
+        self._entry_price = None
+        self._entry_time = 0
+
+    def _position_changed(self) -> None:
+        """Hook for subclasses: the position (side, entry price or time) was set."""
+        return None
+
+    def _tracking_state(self) -> dict[str, Any]:
+        """The position and the pending signal, JSON-ready, for a subclass's `snapshot_state`."""
+        pending = self._pending
+        return {
+            "side": self._side,
+            "entry_price": str(self._entry_price) if self._entry_price is not None else None,
+            "entry_time": self._entry_time,
+            "pending": (
+                {"action": pending.action.value, "signal_id": pending.signal_id, "since_ms": pending.since_ms}
+                if pending is not None
+                else None
+            ),
+        }
+
+    def _restore_tracking(self, state: Mapping[str, Any]) -> None:
+        """Load what `_tracking_state` returned; ValueError on a bad side."""
+        side = state.get("side")
+        if side not in (None, "LONG", "SHORT"):
+            raise ValueError(f"bad side {side!r} in {self.name} state")
+        entry = state.get("entry_price")
+        pending = state.get("pending")
+        self._pending = (
+            Pending(SignalAction(pending["action"]), str(pending["signal_id"]), int(pending["since_ms"]))
+            if pending
+            else None
+        )
+        if side is None:
+            self._set_flat()
+        else:
+            self._set_position(
+                side, Decimal(entry) if entry is not None else None, int(state.get("entry_time", 0))
+            )
 
     # --- persistence --------------------------------------------------------------------------------
 

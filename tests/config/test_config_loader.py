@@ -10,7 +10,7 @@ import pytest
 from config.loader import check_credentials, check_live_opt_in, effective_mode, load_config
 from config.settings import PROJECT_ROOT, Mode, Settings
 from core.errors import ConfigError
-from strategies.vwap import VwapParams
+from strategies.vwap_params import VwapParams
 
 SHIPPED = PROJECT_ROOT / "config" / "config.yaml"
 BASE = SHIPPED.read_text(encoding="utf-8")

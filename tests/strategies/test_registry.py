@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 from core.events import Candle
 from strategies.base import Output, Strategy
 from strategies.registry import available, get_strategy, register
-from strategies.vwap import VwapParams, VwapStrategy
+from strategies.vwap import VwapStrategy
+from strategies.vwap_params import VwapParams
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
