@@ -55,8 +55,9 @@ if str(ROOT) not in sys.path:  # `python bench/live_pipeline.py` from a checkout
 from core.bus import Bus, Subscription  # noqa: E402
 from core.events import Candle, MarkPrice  # noqa: E402
 from database.engine import Database  # noqa: E402
-from executor.binance.decoding import decode_market_payload  # noqa: E402
-from executor.binance.streams import MarketStreams, SupervisedConnection, market_streams_for  # noqa: E402
+from executor.binance.connection import SupervisedConnection  # noqa: E402
+from executor.binance.market_streams import MarketStreams, market_streams_for  # noqa: E402
+from executor.binance.stream_decoding import decode_market_payload  # noqa: E402
 from simulator import wire  # noqa: E402
 from simulator.market_data import Bar, load_kline_csv, partial_bar, path_price, split_bar  # noqa: E402
 from strategies.base import Output  # noqa: E402

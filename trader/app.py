@@ -43,7 +43,7 @@ from database import migrate
 from database.engine import Database
 from executor.binance.endpoints import VenueEndpoints, endpoints_for
 from executor.binance.gateway import Gateway
-from executor.binance.streams import MarketStreams
+from executor.binance.market_streams import MarketStreams
 from executor.binance.user_stream import UserDataStream
 from executor.orders.manager import OrderManager
 from executor.orders.reconcile import reconcile

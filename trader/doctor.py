@@ -29,7 +29,7 @@ from core.errors import ConfigError, FatalError, GatewayError, IpBannedError, Re
 from core.events import Candle, MarkPrice
 from executor.binance.endpoints import VenueEndpoints, endpoints_for
 from executor.binance.gateway import Gateway
-from executor.binance.streams import MarketStreams
+from executor.binance.market_streams import MarketStreams
 from executor.binance.user_stream import UserDataStream
 from utils.clock import WallClock
 

@@ -35,7 +35,7 @@ from config.models import TraderConfig
 from config.settings import Mode
 from core.errors import FatalError
 from executor.binance.endpoints import VENUE_DEFAULTS
-from executor.binance.streams import MarketStreams
+from executor.binance.market_streams import MarketStreams
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange

@@ -29,9 +29,9 @@ import structlog
 from core.binance_codes import BinanceCode
 from core.errors import GatewayError, RejectedError
 from core.events import AccountUpdate, ExecutionReport, UserStreamReset
-from executor.binance.decoding import ListenKeyExpired, decode_user_payload
+from executor.binance.connection import ConnectionStatus, RateLimitedLog, SupervisedConnection
 from executor.binance.endpoints import stream_path_url
-from executor.binance.streams import ConnectionStatus, SupervisedConnection, _RateLimitedLog
+from executor.binance.stream_decoding import ListenKeyExpired, decode_user_payload
 from utils.clock import Clock
 
 __all__ = ["ListenKeySource", "UserDataStream"]
@@ -82,7 +82,7 @@ class UserDataStream:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keepalive_task: asyncio.Task[None] | None = None
-        self._sink_log = _RateLimitedLog(log_every_s)
+        self._sink_log = RateLimitedLog(log_every_s)
         self._conn = SupervisedConnection(
             "user", stream_path_url(stream_url, "private"), self._handle,
             watchdog_s=watchdog_s, liveness="any", probe_s=probe_s,

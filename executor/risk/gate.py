@@ -27,17 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from config.models import RiskLimits
 from core import channels
@@ -53,12 +49,9 @@ from core.events import (
     SignalAction,
 )
 from core.instruments import Instrument
-from core.order_state import OrderState
 from database.engine import Database
-from database.models import ControlRow, FillRow, OrderRow, RiskDecisionRow
-from executor.orders import store as order_store
-from executor.orders.positions import Position
-from executor.risk.kill_switch import HaltState, read_halts, write_halt
+from executor.risk.decision_store import load_restored, store_decisions
+from executor.risk.kill_switch import HaltState
 from executor.risk.rules import (
     Reason,
     SymbolHalt,
@@ -69,119 +62,12 @@ from executor.risk.rules import (
     halt_after_losses,
 )
 from executor.risk.state import DAY_MS, ClosedTrip, RiskState
-from utils.clock import Clock
+from utils.clock import Clock, WallClock
 
 _log = structlog.get_logger(__name__)
 
 _RETRY_S = 1.0
 _ZERO = Decimal(0)
-
-
-def _row(decision: RiskDecision) -> RiskDecisionRow:
-    return RiskDecisionRow(
-        signal_id=decision.signal_id,
-        symbol=decision.symbol,
-        strategy=decision.strategy,
-        accepted=decision.accepted,
-        reason=decision.reason,
-        details=json.dumps(dict(decision.details), sort_keys=True),
-        event_time=decision.event_time,
-    )
-
-
-STREAK_PREFIX = "streak:"  # control key `streak:<SYMBOL>:<strategy>` -> losing trades in a row
-
-
-def _store(
-    session: Session,
-    decisions: list[RiskDecision],
-    halts: list[SymbolHalt],
-    now_ms: int,
-    streaks: dict[tuple[str, str], int] | None = None,
-) -> None:
-    """Write decisions, halts and losing streaks in one transaction; one row per decision, even on
-    a conflict."""
-    for (strategy, symbol), count in (streaks or {}).items():
-        key = f"{STREAK_PREFIX}{symbol}:{strategy}"
-        row = session.get(ControlRow, key)
-        if row is None:
-            row = ControlRow(key=key, value=str(count), updated_time=now_ms)
-        else:
-            row.value, row.updated_time = str(count), now_ms
-        session.add(row)
-    for halt in halts:
-        write_halt(
-            session,
-            halt.reason,
-            symbol=halt.symbol,
-            until_ms=halt.until_ms,
-            strategy=halt.strategy,
-            now_ms=now_ms,
-        )
-    if not decisions:
-        session.commit()
-        return
-    session.add_all([_row(d) for d in decisions])
-    try:
-        session.commit()
-    except IntegrityError:
-        # One row conflicts (a decision already stored by an earlier run): store the others.
-        session.rollback()
-        for decision in decisions:
-            session.add(_row(decision))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-
-
-def _accepted_signal_ids(session: Session) -> set[str]:
-    rows = session.exec(
-        select(RiskDecisionRow.signal_id).where(col(RiskDecisionRow.accepted).is_(True))
-    ).all()
-    return set(rows)
-
-
-@dataclass(frozen=True, slots=True)
-class _Restored:
-    accepted_ids: set[str]
-    halts: HaltState
-    positions: dict[str, Position]
-    live_orders: list[order_store.StoredOrder]
-    realized_today: dict[tuple[str, str], Decimal]  # (strategy, symbol) -> PnL of today's fills
-    opened_today: dict[str, Decimal]  # symbol -> entry quantity opened today
-    streaks: dict[tuple[str, str], int]  # (strategy, symbol) -> losing trades in a row
-
-
-def _load(session: Session, day_start: int) -> _Restored:
-    """What must survive a restart, read in one go at start-up."""
-    live = order_store.orders_in_states(session, [s for s in OrderState if not s.is_terminal])
-    positions = order_store.load_positions(session)
-    fills = session.exec(
-        select(col(FillRow.symbol), col(FillRow.realized_pnl), col(OrderRow.strategy))
-        .join(OrderRow, col(OrderRow.client_order_id) == col(FillRow.client_order_id), isouter=True)
-        .where(col(FillRow.time) >= day_start)
-    ).all()
-    realized: dict[tuple[str, str], Decimal] = {}
-    for symbol, pnl, strategy in fills:
-        owner = strategy or (positions[symbol].strategy if symbol in positions else "")
-        realized[(owner, symbol)] = realized.get((owner, symbol), _ZERO) + Decimal(pnl)
-    entries = session.exec(
-        select(OrderRow).where(col(OrderRow.created_time) >= day_start, col(OrderRow.reduce_only).is_(False))
-    ).all()
-    opened: dict[str, Decimal] = {}
-    for row in entries:
-        # A finished order opened what it filled; a live one may still open all of it.
-        qty = Decimal(row.filled_qty) if OrderState(row.state).is_terminal else Decimal(row.quantity)
-        opened[row.symbol] = opened.get(row.symbol, _ZERO) + qty
-    streaks: dict[tuple[str, str], int] = {}
-    saved = session.exec(select(ControlRow).where(col(ControlRow.key).startswith(STREAK_PREFIX))).all()
-    for control in saved:
-        symbol, _, strategy = control.key[len(STREAK_PREFIX):].partition(":")
-        streaks[(strategy, symbol)] = int(control.value)
-    return _Restored(
-        _accepted_signal_ids(session), read_halts(session), positions, live, realized, opened, streaks
-    )
 
 
 class RiskGate:
@@ -200,9 +86,11 @@ class RiskGate:
         *,
         limits_for: Callable[[str], RiskLimits],
         starting_equity: Decimal,
+        wall: Clock | None = None,
     ) -> None:
         self._bus = bus
         self._clock = clock
+        self._wall: Clock = wall or WallClock()  # paces the database write retries
         self._db = db
         self._instruments = instruments
         self._limits_for = limits_for
@@ -261,7 +149,7 @@ class RiskGate:
         """Load what must survive a restart before the first signal is judged: accepted signal
         ids, halts, positions, live orders, today's realized PnL and opened quantity."""
         now = self._clock.now_ms()
-        restored = await self._db.run(lambda s: _load(s, now - now % DAY_MS))
+        restored = await self._db.run(lambda s: load_restored(s, now - now % DAY_MS))
         self._accepted_ids |= restored.accepted_ids
         self.apply_halts(restored.halts, self._halt_epoch)
         for position in restored.positions.values():
@@ -435,7 +323,7 @@ class RiskGate:
             await self._wake.wait()
             self._wake.clear()
             if not await self._flush():
-                await asyncio.sleep(_RETRY_S)
+                await self._wall.sleep(_RETRY_S)
                 self._wake.set()
 
     async def _flush(self) -> bool:
@@ -448,7 +336,7 @@ class RiskGate:
         now = self._clock.now_ms()
         try:
             # Shielded: a shutdown that cancels the writer mid-write still lets the write finish.
-            await asyncio.shield(self._db.run(lambda s: _store(s, decisions, halts, now, streaks)))
+            await asyncio.shield(self._db.run(lambda s: store_decisions(s, decisions, halts, now, streaks)))
         except Exception as exc:
             self.write_errors += 1
             self._unwritten[:0] = decisions

@@ -18,17 +18,15 @@ from core.events import (
     Side,
     VenueOrderStatus,
 )
-from executor.binance.decoding import (
-    ListenKeyExpired,
-    MalformedMessage,
+from executor.binance.json_fields import MalformedMessage
+from executor.binance.rest_decoding import (
     balance_from_rest,
     candle_from_rest,
-    decode_market_payload,
-    decode_user_payload,
     income_from_rest,
     order_from_rest,
     position_from_rest,
 )
+from executor.binance.stream_decoding import ListenKeyExpired, decode_market_payload, decode_user_payload
 
 from .conftest import FIXTURES
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from core.events import Candle, ExecutionReport, MarkPrice, UserStreamReset
 from executor.binance.gateway import Gateway
-from executor.binance.streams import MarketStreams
+from executor.binance.market_streams import MarketStreams
 from executor.binance.user_stream import UserDataStream
 from simulator.exchange import SimulatedExchange
 from simulator.server import SimulatorServer

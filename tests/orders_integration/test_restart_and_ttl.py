@@ -12,7 +12,7 @@ from core.decimals import PriceIntent, quantize_price
 from core.events import Candle, MarkPrice, OrderRequest, Side
 from core.order_state import OrderState
 from database.engine import Database
-from executor.binance.streams import MarketStreams
+from executor.binance.market_streams import MarketStreams
 from executor.orders import store as order_store
 from executor.orders.reconcile import NEVER_REACHED, reconcile
 from tests.orders_integration.rig import SYMBOL, Rig, check_db_matches_venue, order_rig, wait_for
