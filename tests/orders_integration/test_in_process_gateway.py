@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -257,6 +258,6 @@ async def test_a_retry_waits_for_the_simulated_backoff(db: Database) -> None:
         await _until(rig, lambda u: u.client_order_id == "ip-retry" and u.state == "FILLED", step_ms=250)
         sends = rig.gateway.send_times
         assert len(sends) == 3
-        gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(sends)]
         # backoff 2 s then 4 s ceilings, half fixed: at least 1 s and 2 s of the simulated clock
         assert gaps[0] >= 1_000 and gaps[1] >= 2_000
