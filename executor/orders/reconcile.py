@@ -55,6 +55,7 @@ _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
 
 NEVER_REACHED = "never reached the venue"
+SHORT_OF_FILLS_LOOKBACK_MS = 7 * 86_400_000  # finished orders this recent are checked for unbooked fills
 VENUE_MISSING = "the venue has no record of this order (cancelled or expired without fills)"
 
 
@@ -70,6 +71,7 @@ class ReconcileReport:
     still_open: int = 0
     never_arrived: int = 0
     venue_missing: int = 0  # never_arrived and venue_missing are also counted in canceled
+    short_of_fills: int = 0  # finished orders found with unbooked fills
     fills_backfilled: int = 0
     funding_backfilled: int = 0
     positions_corrected: int = 0
@@ -103,8 +105,18 @@ async def reconcile(
     wall = wall or WallClock()
     report = ReconcileReport()
     stored = await db.run(lambda s: order_store.orders_in_states(s, LIVE_STATES))
+    since = clock.now_ms() - SHORT_OF_FILLS_LOOKBACK_MS
+    short = await db.run(lambda s: order_store.orders_short_of_fills(s, updated_since=since))
     still_open: set[str] = set()
     backfill: dict[str, list[TrackedOrder]] = {}
+    for row in short:
+        # Finished, but with fills the venue reported that were never booked (a crash between
+        # the order's answer and its trades): back-fill them whatever the state.
+        order = TrackedOrder.from_stored(row)
+        report.short_of_fills += 1
+        _log.warning("reconcile.order_short_of_fills", client_order_id=order.cid, state=row.state.value,
+                     filled=str(row.filled_qty), booked=str(row.booked_qty))
+        backfill.setdefault(order.symbol, []).append(order)
 
     async def query(symbol: str, cid: str) -> VenueOrder | None:
         return await with_retries(partial(gateway.query_order, symbol, cid), wall)
@@ -151,8 +163,10 @@ async def reconcile(
         trades = await with_retries(partial(gateway.user_trades, symbol, start_time=start), wall)
         by_id = {o.progress.order_id: o for o in orders}
         for owner, fill in new_fills(trades, by_id.get):
+            # The order's row goes with its fill: its state becomes final with the last one.
+            snapshot = owner.snapshot(clock.now_ms())
             booked = await db.run(
-                partial(order_store.book_fill, fill=fill, strategy=owner.request.strategy, snapshot=None)
+                partial(order_store.book_fill, fill=fill, strategy=owner.request.strategy, snapshot=snapshot)
             )
             if booked is not None:
                 report.fills_backfilled += 1

@@ -75,11 +75,20 @@ class TrackedOrder:
         )
 
     def snapshot(self, now_ms: int) -> OrderSnapshot:
-        """The row's mutable columns as they stand now."""
+        """The row's mutable columns as they stand now.
+
+        A terminal state is stored only together with every fill the venue reported: while the
+        booked fills fall short of the venue's executed quantity, the row says PARTIALLY_FILLED,
+        so a crash before the fills are booked leaves an order that reconciliation picks up and
+        completes (the state and its last fill are written in one transaction by `book_fill`).
+        """
         p = self.progress
+        state = p.state
+        if state.is_terminal and p.booked_qty < p.venue_cum_qty:
+            state = OrderState.PARTIALLY_FILLED
         return OrderSnapshot(
             client_order_id=self.cid,
-            state=p.state,
+            state=state,
             venue_order_id=p.order_id,
             filled_qty=p.filled_qty,
             avg_price=p.avg_price,

@@ -121,6 +121,32 @@ def orders_in_states(session: Session, states: Iterable[OrderState]) -> list[Sto
     return [_stored(session, r) for r in rows]
 
 
+def orders_short_of_fills(session: Session, *, updated_since: int) -> list[StoredOrder]:
+    """Finished orders (updated since `updated_since`) whose booked fills add up to less than the
+    quantity the venue reported executed: fills that a crash or a lost event left unbooked."""
+    terminal = [s.value for s in OrderState if s.is_terminal]
+    rows = session.exec(
+        select(OrderRow)
+        .where(col(OrderRow.state).in_(terminal), col(OrderRow.updated_time) >= updated_since)
+        .order_by(col(OrderRow.created_time))
+    ).all()
+    candidates = [r for r in rows if Decimal(r.filled_qty or 0) > _ZERO]
+    if not candidates:
+        return []
+    booked: dict[str, Decimal] = {}
+    ids = [r.client_order_id for r in candidates]
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        fills = session.exec(
+            select(col(FillRow.client_order_id), col(FillRow.quantity)).where(
+                col(FillRow.client_order_id).in_(ids[start : start + 500])
+            )
+        ).all()
+        for cid, quantity in fills:
+            booked[cid] = booked.get(cid, _ZERO) + Decimal(quantity)
+    short = [r for r in candidates if booked.get(r.client_order_id, _ZERO) < Decimal(r.filled_qty)]
+    return [_stored(session, r) for r in short]
+
+
 def insert_order(
     session: Session,
     request: OrderRequest,
