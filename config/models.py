@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -99,6 +99,22 @@ class EngineConfig(_Model):
     order_poll_seconds: PositiveSeconds = 5.0
     heartbeat_seconds: PositiveSeconds = 5.0
     leverage: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=125)] = 2
+
+
+class ReconcileConfig(_Model):
+    """`reconcile:`: comparing our orders, fills and positions with the venue's while running."""
+
+    interval_seconds: PositiveSeconds = 60.0
+    # An open order with this daemon's client-id prefix that the database does not know (lost or
+    # restored from an older backup): adopt it with its fills, or cancel it.
+    unknown_orders: Literal["adopt", "cancel"] = "adopt"
+
+
+class ShutdownConfig(_Model):
+    """`shutdown:`: what SIGINT / SIGTERM do before the daemon exits."""
+
+    cancel_entries: bool = True  # cancel resting entry orders (protective exits always stand)
+    timeout_seconds: PositiveSeconds = 10.0
 
 
 class SimulatorConfig(_Model):
@@ -209,6 +225,8 @@ class TraderConfig(_Model):
     mode: Mode = Mode.SIM
     engine: EngineConfig = Field(default_factory=EngineConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
+    shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
     risk: RiskLimits
     symbols: list[SymbolConfig]
 

@@ -11,6 +11,7 @@
 | `position.update` | PositionUpdate | lossless |
 | `account.execution` | ExecutionReport | lossless |
 | `account.update` | AccountUpdate, UserStreamReset | lossless |
+| `reconciliation` | ReconciliationFinished (core/reconciliation.py) | lossless |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ORDER_UPDATE = "order.update"
 POSITION_UPDATE = "position.update"
 ACCOUNT_EXECUTION = "account.execution"
 ACCOUNT_UPDATE = "account.update"
+RECONCILIATION = "reconciliation"
 
 
 def market(symbol: str) -> str:

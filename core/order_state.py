@@ -6,13 +6,19 @@ States (`OrderState`):
          │           │  ▲      │            │
          │           ▼  │      ▼            ▼
          │         UNKNOWN   PENDING_CANCEL ──▶ CANCELED / EXPIRED
-         └──────────────────────────────────▶ CANCELED / EXPIRED / REJECTED
+         │           │
+         │           └──────────────────────▶ LOST
+         └──────────────────────────────────▶ CANCELED / EXPIRED / REJECTED / LOST
 
 - PENDING_NEW: written to the database, not (known to be) sent yet.
 - SENT: a send was attempted; the venue has not confirmed it (in flight, or a retryable failure).
 - UNKNOWN: a send's outcome is unknown (timeout, 5xx): resolved by querying the client id.
 - NEW / PARTIALLY_FILLED: open on the venue. PENDING_CANCEL: a cancel is on its way.
-- FILLED, CANCELED, EXPIRED, REJECTED are terminal: nothing leaves them.
+- LOST: the venue cannot find the order although its request can no longer arrive (its
+  recvWindow has passed), or it no longer knows an order it once reported open. Never a silent
+  CANCELED: a LOST order is shown and alerted, because what happened to it is not known from us.
+- FILLED, CANCELED, EXPIRED, REJECTED, LOST are terminal: nothing leaves them (but the venue may
+  still correct them, see `correct`).
 
 Venue events arrive duplicated and out of order (user stream and REST answers race each other), so
 `apply` never moves an order backwards: a late NEW after PARTIALLY_FILLED, or any non-terminal
@@ -51,6 +57,7 @@ class OrderState(StrEnum):
     CANCELED = "CANCELED"
     EXPIRED = "EXPIRED"
     REJECTED = "REJECTED"
+    LOST = "LOST"
 
     @property
     def is_terminal(self) -> bool:
@@ -62,7 +69,9 @@ class OrderState(StrEnum):
         return self in UNCONFIRMED_STATES
 
 
-TERMINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED, OrderState.REJECTED})
+TERMINAL_STATES = frozenset(
+    {OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED, OrderState.REJECTED, OrderState.LOST}
+)
 UNCONFIRMED_STATES = frozenset({OrderState.PENDING_NEW, OrderState.SENT, OrderState.UNKNOWN})
 OPEN_STATES = frozenset({OrderState.NEW, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL})
 # Every state that reconciliation must check against the venue.
@@ -75,20 +84,22 @@ _VENUE_STATES = frozenset({_S.NEW, _S.PARTIALLY_FILLED}) | _ENDS | {_S.REJECTED}
 # The explicit transition table: state -> states it may move to. Same-state moves are always
 # allowed (duplicates). Terminal states have no way out.
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    # PENDING_NEW -> CANCELED: never reached the venue (reconcile); -> REJECTED: refused locally
-    # or by the venue. Venue states directly: the user stream can beat the REST response.
-    _S.PENDING_NEW: frozenset({_S.SENT, _S.UNKNOWN}) | _VENUE_STATES,
-    _S.SENT: frozenset({_S.UNKNOWN}) | _VENUE_STATES,
+    # PENDING_NEW -> REJECTED: refused locally or by the venue; -> LOST: never reached the venue
+    # (reconcile). Venue states directly: the user stream can beat the REST response.
+    _S.PENDING_NEW: frozenset({_S.SENT, _S.UNKNOWN, _S.LOST}) | _VENUE_STATES,
+    _S.SENT: frozenset({_S.UNKNOWN, _S.LOST}) | _VENUE_STATES,
     # UNKNOWN -> SENT: the query said the venue never saw it, so the same client id is resent.
-    _S.UNKNOWN: frozenset({_S.SENT}) | _VENUE_STATES,
-    _S.NEW: frozenset({_S.PARTIALLY_FILLED, _S.PENDING_CANCEL}) | _ENDS,
-    _S.PARTIALLY_FILLED: frozenset({_S.PENDING_CANCEL}) | _ENDS,
+    _S.UNKNOWN: frozenset({_S.SENT, _S.LOST}) | _VENUE_STATES,
+    # An open order the venue no longer knows (Binance drops old orders without fills) is LOST.
+    _S.NEW: frozenset({_S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.LOST}) | _ENDS,
+    _S.PARTIALLY_FILLED: frozenset({_S.PENDING_CANCEL, _S.LOST}) | _ENDS,
     # PENDING_CANCEL -> NEW / PARTIALLY_FILLED: the cancel request failed and the order is open.
-    _S.PENDING_CANCEL: frozenset({_S.NEW, _S.PARTIALLY_FILLED}) | _ENDS,
+    _S.PENDING_CANCEL: frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.LOST}) | _ENDS,
     _S.FILLED: frozenset(),
     _S.CANCELED: frozenset(),
     _S.EXPIRED: frozenset(),
     _S.REJECTED: frozenset(),
+    _S.LOST: frozenset(),
 }
 
 # How far along an order is; a venue report never moves an order to a lower rank.
@@ -103,6 +114,7 @@ _RANK: dict[OrderState, int] = {
     _S.CANCELED: 5,
     _S.EXPIRED: 5,
     _S.REJECTED: 5,
+    _S.LOST: 5,
 }
 
 _FROM_VENUE: dict[VenueOrderStatus, OrderState] = {

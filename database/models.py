@@ -16,6 +16,7 @@
 | alerts            | (alerting issue)                   | alerts and their delivery attempts           |
 | equity_snapshots  | (equity issue)                     | the equity curve                             |
 | backtest_runs     | (backtest issue)                   | backtest configurations and results          |
+| reconciliation_*  | executor.orders.reconciler         | each reconciliation run and each difference  |
 
 The dashboard reads every table, read-only.
 
@@ -32,61 +33,34 @@ when the migrations and these classes disagree.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import BigInteger, Index, MetaData, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from database.types import Money
-
-# Deterministic constraint names, so a later migration can alter or drop them by name on every
-# backend (SQLite batch mode needs the name; PostgreSQL would invent its own). Set before any table
-# is declared: names are given when a constraint is attached to its table.
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from database.columns import (
+    ASSET_WIDTH,
+    CLIENT_ID_WIDTH,
+    ENUM_WIDTH,
+    SIGNAL_ID_WIDTH,
+    STRATEGY_WIDTH,
+    SYMBOL_WIDTH,
+    Table,
+    millis_column,
+    money_column,
+    text_column,
+)
 
 metadata: MetaData = SQLModel.metadata
-
-_ZERO = Decimal(0)
-
-# Column widths. PostgreSQL enforces them (SQLite does not), so they are generous where the value
-# comes from configuration or a strategy, and exact where the venue fixes the format.
-_SYMBOL = 32
-_STRATEGY = 64
-_ENUM = 32  # side, order type, state, intent, action, level...
-_CLIENT_ID = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
-_SIGNAL_ID = 255
-_ASSET = 16
-
-
-def _text(default: str = "") -> Any:
-    """A NOT NULL TEXT column (free text or a JSON document)."""
-    return Field(default=default, sa_type=Text())
-
-
-def _millis(*, default: int | None = 0, index: bool = False) -> Any:
-    """An epoch-milliseconds BIGINT column (nullable when the annotation says `| None`)."""
-    return Field(default=default, sa_type=BigInteger(), index=index)
-
-
-def _money(default: Decimal | None = _ZERO) -> Any:
-    """An exact Decimal column (nullable when the annotation says `| None`)."""
-    return Field(default=default, sa_type=Money())
-
-
-class _Table(SQLModel):
-    """Base of every table: construction with an unknown column name is an error, not a no-op."""
-
-    def __init__(self, **data: Any) -> None:
-        unknown = data.keys() - type(self).model_fields.keys()
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no column(s) {', '.join(sorted(unknown))}")
-        super().__init__(**data)
+_SYMBOL = SYMBOL_WIDTH
+_STRATEGY = STRATEGY_WIDTH
+_ENUM = ENUM_WIDTH
+_CLIENT_ID = CLIENT_ID_WIDTH
+_SIGNAL_ID = SIGNAL_ID_WIDTH
+_ASSET = ASSET_WIDTH
+_text = text_column
+_millis = millis_column
+_money = money_column
+_Table = Table
 
 
 # --- the order path ------------------------------------------------------------------------------
@@ -328,6 +302,9 @@ class BacktestRunRow(_Table, table=True):
     status: str = Field(default="", max_length=_ENUM)
 
 
+# Tables kept in their own modules (one subject each); imported here so the metadata has them all.
+from database.reconciliation_tables import ReconciliationDifferenceRow, ReconciliationRunRow  # noqa: E402
+
 TABLES: tuple[type[SQLModel], ...] = (
     OrderRow,
     OrderEventRow,
@@ -343,6 +320,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     AlertRow,
     EquityRow,
     BacktestRunRow,
+    ReconciliationRunRow,
+    ReconciliationDifferenceRow,
 )
 
 __all__ = [
@@ -358,6 +337,8 @@ __all__ = [
     "OrderEventRow",
     "OrderRow",
     "PositionRow",
+    "ReconciliationDifferenceRow",
+    "ReconciliationRunRow",
     "RiskDecisionRow",
     "SignalRow",
     "StrategyStateRow",

@@ -4,9 +4,7 @@ Start-up order (each step needs the previous one):
  1. database migrated to head; the venue (in sim mode the simulator, started in-process on loopback);
  2. the gateway: server time, exchangeInfo (every configured symbol must exist), one-way position mode,
     leverage;
- 3. reconciliation: every order the database holds as pending/unknown/open is resolved against the
-    venue before any new order can be sent;
- 4. the tasks, consumers before producers, so no event is published to nobody:
+ 3. the tasks, consumers before producers, so no event is published to nobody:
 
     user-data stream ──▶ account.execution / account.update ──▶ OrderManager ──▶ order.update,
                                                                     ▲            position.update
@@ -14,6 +12,11 @@ Start-up order (each step needs the previous one):
                                                                     │
                                    signal.<SYMBOL> ──▶ RiskGate ──▶ order.request
                                    (AuditRecorder stores signals, guard events)
+
+    The order manager reconciles with the venue before it takes its first request (every order the
+    database holds as pending/unknown/open is resolved, unknown orders of ours adopted, fills and
+    positions checked), then every `reconcile.interval_seconds` and after a user-stream reset; the
+    risk gate lets no entry through until the first reconciliation succeeded.
 
 Shutdown runs in reverse: producers stop first, then the consumers drain, then the venue and the DB.
 """
@@ -46,7 +49,6 @@ from executor.binance.gateway import Gateway
 from executor.binance.market_streams import MarketStreams
 from executor.binance.user_stream import UserDataStream
 from executor.orders.manager import OrderManager
-from executor.orders.reconcile import reconcile
 from executor.risk.gate import RiskGate
 from executor.risk.kill_switch import KillSwitchWatcher
 from strategies.registry import get_strategy
@@ -147,9 +149,6 @@ class Daemon:
         for symbol_config in config.symbols:
             await gateway.set_leverage(symbol_config.symbol, config.engine.leverage)
 
-        report = await reconcile(gateway, db, self.clock, self._instruments)
-        _log.info("daemon.reconciled", report=str(report))
-
         balances = await gateway.balances()
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
 
@@ -165,10 +164,19 @@ class Daemon:
             reprice_on_ttl=config.engine.reprice_on_ttl,
             poll_seconds=config.engine.order_poll_seconds,
             ttl_check_seconds=1.0 / speed,  # about once per market second
+            reconcile_interval_s=config.reconcile.interval_seconds,
+            unknown_orders=config.reconcile.unknown_orders,
+            strategy_for={s.symbol: s.strategy for s in config.symbols},
         )
         self._spawn("order_manager", self.order_manager.run())
         self.risk_gate = RiskGate(
-            self.bus, self.clock, db, self._instruments, limits_for=config.risk_for, starting_equity=equity
+            self.bus,
+            self.clock,
+            db,
+            self._instruments,
+            limits_for=config.risk_for,
+            starting_equity=equity,
+            wait_for_reconciliation=True,  # the order manager reconciles first; entries wait for it
         )
         self._spawn("risk_gate", self.risk_gate.run())
         self.kill_switch = KillSwitchWatcher(db, self.risk_gate)

@@ -3,14 +3,18 @@
 A report finds its order in memory or in the database (a late report after a restart). A fill is
 inserted into `fills` (unique on symbol + trade id), booked into the position and the order row is
 updated, in one transaction; then `order.update` and `position.update` are published. A repeated
-report, or a fill the REST back-fill already booked, changes nothing. A report for a client id we
-never stored is counted and logged as foreign.
+report, or a fill the REST back-fill already booked, changes nothing. A report for a client id of
+another client is counted and logged as foreign; one with this daemon's prefix that the database
+does not know is adopted from the venue (see `FillBooker`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 
+from core.client_ids import PREFIX
 from core.errors import InvalidTransition
 from core.events import ExecutionReport
 from executor.orders import store as order_store
@@ -22,16 +26,27 @@ from executor.orders.venue_sync import correct_to_venue
 _log = structlog.get_logger(__name__)
 
 
-class FillBooker:
-    """Applies execution reports and books fills (see the module docstring)."""
+AdoptUnknown = Callable[[str, str], Awaitable[TrackedOrder | None]]
 
-    def __init__(self, ctx: OrderContext) -> None:
+
+class FillBooker:
+    """Applies execution reports and books fills (see the module docstring).
+
+    `adopt_unknown(symbol, client_order_id)` is asked for a report of an order with this daemon's
+    client-id prefix that the database does not know (it was lost or restored from an old backup):
+    the order is adopted from the venue instead of its fills being dropped.
+    """
+
+    def __init__(self, ctx: OrderContext, *, adopt_unknown: AdoptUnknown | None = None) -> None:
         self._ctx = ctx
+        self._adopt_unknown = adopt_unknown
 
     async def on_execution(self, report: ExecutionReport) -> None:
         """Apply one ORDER_TRADE_UPDATE to its order; book the fill it carries, if new."""
         ctx = self._ctx
         order = await self.lookup(report.client_order_id)
+        if order is None and report.client_order_id.startswith(PREFIX) and self._adopt_unknown is not None:
+            order = await self._adopt_unknown(report.symbol, report.client_order_id)
         if order is None:
             ctx.counters.foreign_reports += 1
             _log.warning(

@@ -12,6 +12,7 @@ each in its own module and sharing one `OrderContext` (`context.py`):
 | FUNDING_FEE and the funding back-fill | `funding.py` | `account.update` |
 | polling, fill back-fill, position correction | `venue_sync.py` (shared with reconciliation) | |
 | TTL cancels and the one re-price | `ttl.py` | |
+| reconciliation: at start, every `reconcile_interval_s`, after a stream reset | `reconcile.py` | |
 
 After a UserStreamReset the manager first books any funding the stream lost, then polls live
 orders over REST every `poll_seconds` and back-fills fills from userTrades until the stream
@@ -36,12 +37,14 @@ from core.errors import FatalError, GatewayError
 from core.events import AccountUpdate, ExecutionReport, MarkPrice, OrderRequest, UserStreamReset
 from core.instruments import Instrument
 from core.order_state import LIVE_STATES, OrderState
+from core.reconciliation import ReconcileResult
 from executor.orders import store as order_store
 from executor.orders.booking import FillBooker
 from executor.orders.context import OrderContext, OrderCounters, SessionRunner
 from executor.orders.funding import FundingBooker
 from executor.orders.intake import OrderIntake
 from executor.orders.positions import Position
+from executor.orders.reconcile import Reconciler, ReconcileReport, UnknownOrders
 from executor.orders.registry import TrackedOrder
 from executor.orders.sender import OrderSender
 from executor.orders.ttl import TtlKeeper
@@ -78,13 +81,17 @@ class OrderManager:
         unknown_max_queries: int = 5,
         rng: random.Random | None = None,
         wall: Clock | None = None,
+        reconcile_interval_s: float = 60.0,
+        reconcile_on_start: bool = True,
+        unknown_orders: UnknownOrders = "adopt",
+        strategy_for: Mapping[str, str] | None = None,
     ) -> None:
         self._ctx = ctx = OrderContext(gateway, db, bus, clock, wall or WallClock(), instruments)
         self.counters: OrderCounters = ctx.counters
         self._poll_s = poll_seconds
         self._ttl_check_s = ttl_check_seconds
         self._loaded = False
-        self._booker = FillBooker(ctx)
+        self._booker = FillBooker(ctx, adopt_unknown=self._adopt_unknown)
         self._funding = FundingBooker(ctx)
         self._sync = VenueSync(
             ctx,
@@ -106,6 +113,18 @@ class OrderManager:
         ttl_ms = int(order_ttl_seconds * 1000)
         self._intake = OrderIntake(ctx, self._sender, ttl_ms=ttl_ms)
         self._ttl = TtlKeeper(ctx, self._sync, self._intake.submit, ttl_ms=ttl_ms, reprice=reprice_on_ttl)
+        self.reconciler = Reconciler(
+            ctx,
+            self._booker,
+            settle_seconds=unknown_settle_s,
+            unknown_orders=unknown_orders,
+            strategy_for=strategy_for,
+        )
+        self._reconcile_interval_s = reconcile_interval_s
+        self._reconcile_on_start = reconcile_on_start
+        self._reconciling = asyncio.Lock()
+        self._next_reconcile = 0.0  # network-clock time of the next periodic run
+        self._reconcile_failures = 0
         # Subscribe now, so nothing published before run() starts is missed.
         self._requests = bus.subscribe(channels.ORDER_REQUEST, name="order_manager.requests")
         self._executions = bus.subscribe(channels.ACCOUNT_EXECUTION, name="order_manager.executions")
@@ -119,6 +138,11 @@ class OrderManager:
         ctx = self._ctx
         ctx.fatal = asyncio.Event()
         await self.load()
+        if self._reconcile_on_start:
+            # Before the first request is taken: the venue's view of every order we hold.
+            await self.reconcile_now("startup")
+        else:
+            self._next_reconcile = ctx.wall.monotonic() + self._reconcile_interval_s
         loops = [
             asyncio.create_task(self._consume(self._requests, self._on_request_event), name="om.requests"),
             asyncio.create_task(self._consume(self._executions, self._on_execution), name="om.executions"),
@@ -195,6 +219,40 @@ class OrderManager:
         """Handle one request end to end (validate, persist, send); returns the state it reached."""
         return await self._intake.submit(request)
 
+    async def reconcile_now(self, trigger: str = "manual") -> ReconcileReport:
+        """Reconcile with the venue now (one run at a time) and schedule the next periodic run."""
+        ctx = self._ctx
+        async with self._reconciling:
+            report = await self.reconciler.run(trigger)
+        if report.result is ReconcileResult.FAILED:
+            # Entries stay paused until a run succeeds: retry sooner than the interval.
+            self._reconcile_failures += 1
+            delay = min(self._reconcile_interval_s, 5.0 * 2 ** (self._reconcile_failures - 1))
+        else:
+            self._reconcile_failures = 0
+            delay = self._reconcile_interval_s
+        self._next_reconcile = ctx.wall.monotonic() + delay
+        return report
+
+    def reconciliation_status(self) -> dict[str, Any]:
+        """The last reconciliation for the heartbeat."""
+        last = self.reconciler.last
+        return {
+            "last_run_ms": self.reconciler.last_time,
+            "result": last.result.value if last is not None else "never",
+            "differences": len(last.differences) if last is not None else 0,
+            "runs": self.reconciler.runs,
+            "detail": (last.error or str(last)) if last is not None else None,
+        }
+
+    async def _adopt_unknown(self, symbol: str, client_order_id: str) -> TrackedOrder | None:
+        """A report for an order of ours the database does not know: adopt it from the venue."""
+        venue = await self._ctx.gateway.query_order(symbol, client_order_id)
+        if venue is None:
+            return None
+        _log.warning("order_manager.adopting_unknown_order", client_order_id=client_order_id, symbol=symbol)
+        return await self.reconciler.adopt(venue)
+
     async def _resend(self, order: TrackedOrder) -> None:
         """A poll proved the venue never saw the order: send it again (the sender needs the sync
         part, and the sync part needs to resend, so this method breaks the cycle)."""
@@ -221,10 +279,10 @@ class OrderManager:
             await self._funding.on_funding(event)
 
     async def _catch_up_after_reset(self) -> None:
-        """Events may have been lost with the stream: funding from the income history first, then
-        orders, fills and positions (in that order, so a position check sees the funding booked)."""
-        await self._funding.backfill()
-        await self._sync.poll_once(check_positions=True)
+        """Events may have been lost with the stream: reconcile (orders, fills, funding, then
+        positions, so a position check sees the funding booked), then poll until it is back."""
+        await self.reconcile_now("stream_reset")
+        await self._sync.poll_once()
 
     async def _on_market(self, event: object) -> None:
         if isinstance(event, MarkPrice):
@@ -240,6 +298,9 @@ class OrderManager:
             await ctx.wall.sleep(tick)
             try:
                 self._ttl.expire_orders()
+                if ctx.wall.monotonic() >= self._next_reconcile and not self._reconciling.locked():
+                    ctx.spawn(self.reconcile_now("periodic"), name="om.reconcile")
+                    self._next_reconcile = ctx.wall.monotonic() + self._reconcile_interval_s
                 due = ctx.wall.monotonic() - last_poll >= self._poll_s
                 if due and (ctx.stream_down or self._sync.needs_poll()):
                     last_poll = ctx.wall.monotonic()

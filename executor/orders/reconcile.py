@@ -1,45 +1,53 @@
-"""Reconciliation: make the database agree with the venue before any new order is sent.
+"""Reconciliation: make our records agree with the venue's, at start-up and while running.
 
-Run at start-up (and usable after a user-stream reset). Every order the database holds as
-PENDING_NEW, SENT, UNKNOWN, NEW, PARTIALLY_FILLED or PENDING_CANCEL is looked up on the venue by its
-client id:
+Run at start-up before any new order is sent, every `interval` while running, and after every
+user-stream reset. One run, in this order:
 
-- found: the venue's status is adopted (filled, cancelled, expired, still open);
-- never arrived, for an order that was pending or unknown: it is marked CANCELED with the reason
-  "never reached the venue" — but only once the original request can no longer land (its
-  recvWindow has passed since we last touched the row), so a crash right after sending cannot
-  produce a second order later;
-- unknown to the venue although we saw it open: Binance drops cancelled/expired orders without
-  fills after a few days, so it is marked CANCELED with that reason.
+1. every order we hold as live is looked up by client id and the venue's status adopted. An order
+   the venue cannot find becomes LOST (never a silent CANCELED): an unconfirmed one only once its
+   request can no longer land (its recvWindow has passed since the row was written, so a crash
+   right after sending cannot produce a second order later); an open one at once (Binance drops
+   orders without fills after a few days). While running, unconfirmed orders belong to the sender
+   and the poll, which resend what provably never arrived: the run leaves them alone;
+2. the venue's open orders that we do not know: ours (this daemon's client-id prefix, e.g. after the
+   database was lost or restored from an old backup) are adopted with their fills, or cancelled
+   (`unknown_orders`); other clients' are reported and never touched;
+3. fills are back-filled from userTrades, by trade id, for every order whose venue quantity exceeds
+   its booked fills (finished orders included), then funding from the income history;
+4. positions are compared with the venue's. A symbol with an order of ours live is skipped (a fill
+   in flight would look like a difference); any other difference is corrected to the venue's (it is
+   the truth) and, being unexplained, pauses that symbol's entries until a later run is clean.
 
-Fills are back-filled from userTrades (de-duplicated on symbol + trade id) for every order whose
-venue quantity exceeds its booked fills. Finally positions are compared with the venue's
-positionRisk and corrected to the venue's quantity, with a warning, for symbols where none of our
-orders is still open (with an order open, a fill in flight would look like a disagreement).
-
-Funding the venue charged while no FUNDING_FEE event reached us (the daemon was down, or the user
-stream was) is back-filled from the income history for every position we hold open
-(`funding.backfill_funding`, also run by the order manager after a user-stream reset).
-
-Rebuilding an order from its row, applying the venue's view (and a contradiction), finding missed
-fills and correcting positions are the same functions the order manager uses (`registry.py`,
-`venue_sync.py`). Waits (recvWindow, retries) are on the network clock `wall`.
+Every run and every difference is stored (`reconcile_store.py`) and published as a
+`ReconciliationFinished` event; a run that cannot reach the venue is `failed` (entries stay paused)
+and retried by the caller. Waits are on the network clock.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import partial
+from typing import Literal
 
 import structlog
 
+from core import channels
+from core.bus import Bus
+from core.client_ids import PREFIX
+from core.errors import FatalError, GatewayError
+from core.events import OrderRequest, OrderType, TimeInForce
 from core.instruments import Instrument
 from core.order_state import LIVE_STATES, OrderState
+from core.reconciliation import ReconcileResult, ReconciliationFinished
 from executor.orders import store as order_store
-from executor.orders.context import SessionRunner
+from executor.orders.booking import FillBooker
+from executor.orders.context import OrderContext, SessionRunner
 from executor.orders.funding import backfill_funding
+from executor.orders.progress import OrderProgress
+from executor.orders.reconcile_store import Difference, record_run
 from executor.orders.registry import TrackedOrder
 from executor.orders.venue_sync import (
     apply_venue_view,
@@ -55,30 +63,45 @@ _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
 
 NEVER_REACHED = "never reached the venue"
+VENUE_MISSING = "the venue no longer knows this order"
+ADOPTED = "adopted from the venue: an order of this daemon the database did not know"
 SHORT_OF_FILLS_LOOKBACK_MS = 7 * 86_400_000  # finished orders this recent are checked for unbooked fills
-VENUE_MISSING = "the venue has no record of this order (cancelled or expired without fills)"
+UnknownOrders = Literal["adopt", "cancel"]
 
 
 @dataclass(slots=True)
 class ReconcileReport:
-    """What reconciliation found and changed."""
+    """What one reconciliation found and changed."""
 
+    trigger: str = "startup"
+    result: ReconcileResult = ReconcileResult.OK
     checked: int = 0
     filled: int = 0
     canceled: int = 0
     expired: int = 0
     rejected: int = 0
     still_open: int = 0
-    never_arrived: int = 0
-    venue_missing: int = 0  # never_arrived and venue_missing are also counted in canceled
-    short_of_fills: int = 0  # finished orders found with unbooked fills
+    lost: int = 0
+    never_arrived: int = 0  # also counted in lost
+    venue_missing: int = 0  # also counted in lost
+    adopted: int = 0
+    cancelled_unknown: int = 0
+    foreign: int = 0
+    short_of_fills: int = 0
     fills_backfilled: int = 0
     funding_backfilled: int = 0
     positions_corrected: int = 0
     positions_mismatch_skipped: int = 0
+    error: str = ""
+    differences: list[Difference] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return ", ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+        shown = (f for f in fields(self) if f.name not in ("differences", "error") and getattr(self, f.name))
+        return ", ".join(f"{f.name}={getattr(self, f.name)}" for f in shown) or "nothing to do"
+
+    @property
+    def mismatched_symbols(self) -> tuple[str, ...]:
+        return tuple(sorted({d.symbol for d in self.differences if not d.explained}))
 
 
 def _wall_age_s(clock: Clock, written_ms: int) -> float:
@@ -92,104 +115,313 @@ def _wall_age_s(clock: Clock, written_ms: int) -> float:
     return max(0.0, (clock.now_ms() - written_ms) / 1000 / factor)
 
 
-async def reconcile(
-    gateway: OrderGateway,
-    db: SessionRunner,
-    clock: Clock,
-    instruments: Mapping[str, Instrument],
-    *,
-    settle_seconds: float = 6.0,
-    wall: Clock | None = None,
-) -> ReconcileReport:
-    """Resolve every live order against the venue, back-fill fills, correct positions."""
-    wall = wall or WallClock()
-    report = ReconcileReport()
-    stored = await db.run(lambda s: order_store.orders_in_states(s, LIVE_STATES))
-    since = clock.now_ms() - SHORT_OF_FILLS_LOOKBACK_MS
-    short = await db.run(lambda s: order_store.orders_short_of_fills(s, updated_since=since))
-    still_open: set[str] = set()
-    backfill: dict[str, list[TrackedOrder]] = {}
-    for row in short:
-        # Finished, but with fills the venue reported that were never booked (a crash between
-        # the order's answer and its trades): back-fill them whatever the state.
-        order = TrackedOrder.from_stored(row)
-        report.short_of_fills += 1
-        _log.warning("reconcile.order_short_of_fills", client_order_id=order.cid, state=row.state.value,
-                     filled=str(row.filled_qty), booked=str(row.booked_qty))
-        backfill.setdefault(order.symbol, []).append(order)
+class Reconciler:
+    """Runs reconciliations over an order context (see the module docstring)."""
 
-    async def query(symbol: str, cid: str) -> VenueOrder | None:
-        return await with_retries(partial(gateway.query_order, symbol, cid), wall)
+    def __init__(
+        self,
+        ctx: OrderContext,
+        booker: FillBooker,
+        *,
+        settle_seconds: float = 6.0,
+        unknown_orders: UnknownOrders = "adopt",
+        strategy_for: Mapping[str, str] | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._booker = booker
+        self._settle_s = settle_seconds
+        self._unknown_orders = unknown_orders
+        self._strategy_for = strategy_for or {}
+        self._reported_foreign: set[str] = set()
+        self.runs = 0
+        self.last: ReconcileReport | None = None
+        self.last_time: int | None = None
 
-    for row in stored:
-        report.checked += 1
-        order = TrackedOrder.from_stored(row)
-        venue = await query(order.symbol, order.cid)
-        if venue is None and row.state.is_unconfirmed:
-            # A request sent just before a crash may still be on its way; it is refused once its
-            # recvWindow has passed, so wait that long after the row was last written.
-            age_s = _wall_age_s(clock, row.updated_time)
-            if age_s < settle_seconds:
-                await wall.sleep(settle_seconds - max(age_s, 0.0))
-                venue = await query(order.symbol, order.cid)
-
-        if venue is None:
-            if row.state.is_unconfirmed:
-                report.never_arrived += 1
-                order.reason = NEVER_REACHED
-            else:
-                report.venue_missing += 1
-                order.reason = VENUE_MISSING
-                _log.error(
-                    "reconcile.order_missing_on_venue", client_order_id=order.cid, state=row.state.value
-                )
-            order.progress.move_to(OrderState.CANCELED)
-            report.canceled += 1
+    async def run(self, trigger: str) -> ReconcileReport:
+        """One reconciliation; never raises a GatewayError (the report says `failed`)."""
+        ctx = self._ctx
+        started_wall = time.monotonic()
+        report = ReconcileReport(trigger=trigger)
+        try:
+            await self._live_orders(report, at_startup=trigger == "startup")
+            await self._unknown_open_orders(report)
+            await self._backfill(report)
+            report.funding_backfilled = await self._funding()
+            await self._positions(report)
+        except FatalError:
+            raise
+        except GatewayError as exc:
+            report.result = ReconcileResult.FAILED
+            report.error = f"the venue could not be asked: {exc}"
+            _log.error("reconcile.failed", trigger=trigger, error=repr(exc))
         else:
-            apply_venue_view(order, venue)
-            if order.state.is_unconfirmed:
-                order.progress.move_to(OrderState.NEW)
-            _count(report, order.state)
-        if not order.state.is_terminal:
-            still_open.add(order.symbol)
-        snapshot = order.snapshot(clock.now_ms())
-        await db.run(partial(order_store.save_order, snapshot=snapshot))
-        _log.info("reconcile.order", client_order_id=order.cid, was=row.state.value, now=order.state.value)
-        if order.progress.order_id is not None and order.progress.venue_cum_qty > order.progress.booked_qty:
-            backfill.setdefault(order.symbol, []).append(order)
-
-    for symbol, orders in backfill.items():
-        start = min(o.created_time for o in orders) - 60_000
-        trades = await with_retries(partial(gateway.user_trades, symbol, start_time=start), wall)
-        by_id = {o.progress.order_id: o for o in orders}
-        for owner, fill in new_fills(trades, by_id.get):
-            # The order's row goes with its fill: its state becomes final with the last one.
-            snapshot = owner.snapshot(clock.now_ms())
-            booked = await db.run(
-                partial(order_store.book_fill, fill=fill, strategy=owner.request.strategy, snapshot=snapshot)
+            if report.mismatched_symbols:
+                report.result = ReconcileResult.MISMATCH
+            elif report.differences:
+                report.result = ReconcileResult.REPAIRED
+        now = ctx.clock.now_ms()
+        duration_ms = int((time.monotonic() - started_wall) * 1000)
+        detail = report.error or str(report)
+        await ctx.db.run(
+            partial(
+                record_run,
+                time=now,
+                trigger=trigger,
+                result=report.result.value,
+                duration_ms=duration_ms,
+                detail=detail,
+                differences=report.differences,
             )
-            if booked is not None:
+        )
+        self.runs += 1
+        self.last, self.last_time = report, now
+        log = _log.warning if report.result is not ReconcileResult.OK else _log.info
+        log("reconcile.done", trigger=trigger, result=report.result.value, report=detail)
+        ctx.bus.publish(
+            channels.RECONCILIATION,
+            ReconciliationFinished(
+                trigger, report.result, len(report.differences), report.mismatched_symbols, now, detail
+            ),
+        )
+        return report
+
+    # --- 1. our live orders ----------------------------------------------------------------------
+
+    async def _live_orders(self, report: ReconcileReport, *, at_startup: bool) -> None:
+        ctx = self._ctx
+        for order in list(ctx.registry.live.values()):
+            if order.busy or (order.state.is_unconfirmed and not at_startup):
+                continue  # the sender or the poll owns it right now
+            report.checked += 1
+            was = order.state
+            venue = await self._query(order)
+            if venue is None and order.state.is_unconfirmed:
+                # A request sent just before a crash may still be on its way; it is refused once
+                # its recvWindow has passed, so wait that long after the row was last written.
+                age_s = _wall_age_s(ctx.clock, order.updated_time)
+                if age_s < self._settle_s:
+                    await ctx.wall.sleep(self._settle_s - age_s)
+                    venue = await self._query(order)
+            if venue is None:
+                await self._lost(order, report)
+            else:
+                changed, _ = apply_venue_view(order, venue)
+                if order.state.is_unconfirmed:
+                    order.progress.move_to(OrderState.NEW)
+                ctx.registry.note_venue_id(order)
+                _count(report, order.state)
+                if changed or was is not order.state:
+                    report.differences.append(
+                        Difference(
+                            "order_status",
+                            order.symbol,
+                            order.cid,
+                            was.value,
+                            venue.status.value,
+                            "adopted the venue's status",
+                        )
+                    )
+                await ctx.persist(order)
+                if changed:
+                    ctx.publish_order(order)
+                ctx.registry.retire_if_done(order)
+            _log.info("reconcile.order", client_order_id=order.cid, was=was.value, now=order.state.value)
+
+    async def _query(self, order: TrackedOrder) -> VenueOrder | None:
+        return await with_retries(
+            partial(self._ctx.gateway.query_order, order.symbol, order.cid), self._ctx.wall
+        )
+
+    async def _lost(self, order: TrackedOrder, report: ReconcileReport) -> None:
+        ctx = self._ctx
+        was = order.state
+        report.lost += 1
+        if was.is_unconfirmed:
+            report.never_arrived += 1
+            order.reason = NEVER_REACHED
+        else:
+            report.venue_missing += 1
+            order.reason = VENUE_MISSING
+        order.progress.move_to(OrderState.LOST)
+        _log.error("reconcile.order_lost", client_order_id=order.cid, was=was.value, reason=order.reason)
+        report.differences.append(
+            Difference("order_lost", order.symbol, order.cid, was.value, "not found", "LOST")
+        )
+        await ctx.persist(order)
+        ctx.publish_order(order)
+        ctx.registry.retire_if_done(order)
+
+    # --- 2. the venue's open orders we do not know ------------------------------------------------
+
+    async def _unknown_open_orders(self, report: ReconcileReport) -> None:
+        ctx = self._ctx
+        for venue in await with_retries(ctx.gateway.open_orders, ctx.wall):
+            known = await self._booker.lookup(venue.client_order_id)
+            if known is not None:
+                if known.state.is_terminal:
+                    # We hold it as finished (e.g. LOST) but the venue has it open: the venue wins.
+                    changed, _ = apply_venue_view(known, venue)
+                    if changed:
+                        ctx.registry.finished.pop(known.cid, None)
+                        ctx.registry.register(known)
+                        await ctx.persist(known)
+                        ctx.publish_order(known)
+                        report.differences.append(
+                            Difference(
+                                "order_status",
+                                known.symbol,
+                                known.cid,
+                                "finished",
+                                venue.status.value,
+                                "reopened: the venue has it open",
+                            )
+                        )
+                continue
+            if not venue.client_order_id.startswith(PREFIX):
+                report.foreign += 1
+                if venue.client_order_id not in self._reported_foreign:
+                    self._reported_foreign.add(venue.client_order_id)
+                    _log.warning(
+                        "reconcile.foreign_order", symbol=venue.symbol, client_order_id=venue.client_order_id
+                    )
+                    report.differences.append(
+                        Difference(
+                            "order_foreign",
+                            venue.symbol,
+                            venue.client_order_id,
+                            "",
+                            venue.status.value,
+                            "another client's order: left alone",
+                        )
+                    )
+                continue
+            if self._unknown_orders == "cancel":
+                await ctx.gateway.cancel_order(venue.symbol, venue.client_order_id)
+                report.cancelled_unknown += 1
+                action = "cancelled (reconcile.unknown_orders: cancel)"
+            else:
+                await self.adopt(venue)
+                report.adopted += 1
+                action = "adopted with its fills"
+            _log.warning("reconcile.unknown_order", client_order_id=venue.client_order_id, action=action)
+            report.differences.append(
+                Difference(
+                    "order_unknown",
+                    venue.symbol,
+                    venue.client_order_id,
+                    "not in the database",
+                    venue.status.value,
+                    action,
+                )
+            )
+
+    async def adopt(self, venue: VenueOrder) -> TrackedOrder:
+        """Store and track an order of ours that the venue has and the database does not."""
+        ctx = self._ctx
+        request = OrderRequest(
+            client_order_id=venue.client_order_id,
+            symbol=venue.symbol,
+            strategy=self._strategy_for.get(venue.symbol, ""),
+            side=venue.side,
+            order_type=OrderType(venue.order_type)
+            if venue.order_type in OrderType.__members__
+            else OrderType.LIMIT,
+            quantity=venue.orig_qty,
+            created_time=venue.update_time,
+            price=venue.price if venue.price > _ZERO else None,
+            time_in_force=TimeInForce(venue.time_in_force) if venue.order_type == "LIMIT" else None,
+            reduce_only=venue.reduce_only,
+        )
+        order = TrackedOrder(
+            request=request,
+            progress=OrderProgress(OrderState.PENDING_NEW, request.quantity),
+            created_time=request.created_time,
+            expire_time=None,
+            reason=ADOPTED,
+        )
+        now = ctx.clock.now_ms()
+        await ctx.db.run(
+            lambda s: order_store.insert_order(s, request, OrderState.PENDING_NEW, now=now, reason=ADOPTED)
+        )
+        order.progress.on_venue_order(venue)
+        ctx.registry.register(order)
+        await ctx.persist(order)
+        ctx.publish_order(order)
+        ctx.registry.retire_if_done(order)
+        return order
+
+    # --- 3. fills and funding ---------------------------------------------------------------------
+
+    async def _backfill(self, report: ReconcileReport) -> None:
+        ctx = self._ctx
+        registry = ctx.registry
+        since = ctx.clock.now_ms() - SHORT_OF_FILLS_LOOKBACK_MS
+        for stored in await ctx.db.run(lambda s: order_store.orders_short_of_fills(s, updated_since=since)):
+            if registry.get(stored.request.client_order_id) is None:
+                report.short_of_fills += 1
+                registry.remember_finished(TrackedOrder.from_stored(stored))
+        wanted: dict[str, int] = {}
+        for order in [*registry.live.values(), *registry.finished.values()]:
+            p = order.progress
+            if p.order_id is not None and p.venue_cum_qty > p.booked_qty:
+                start = order.created_time - 60_000
+                wanted[order.symbol] = min(start, wanted.get(order.symbol, start))
+        for symbol, start in wanted.items():
+            trades = await with_retries(partial(ctx.gateway.user_trades, symbol, start_time=start), ctx.wall)
+            for owner, fill in new_fills(trades, registry.by_venue_id):
+                await self._booker.book(owner, fill, backfilled=True)
                 report.fills_backfilled += 1
+                report.differences.append(
+                    Difference(
+                        "fill_missing", owner.symbol, owner.cid, "", f"trade {fill.trade_id}", "booked"
+                    )
+                )
+                registry.retire_if_done(owner)
 
-    report.funding_backfilled = len(await backfill_funding(gateway, db, clock, wall=wall))
-    venue_positions = await with_retries(gateway.positions, wall)
-    ours = await db.run(order_store.load_positions)
-    for difference in position_differences(ours, venue_positions, still_open):
-        if difference.busy:
-            report.positions_mismatch_skipped += 1
-            _log.warning(
-                "reconcile.position_mismatch_with_open_orders",
-                symbol=difference.symbol,
-                ours=str(difference.ours.quantity),
-                venue=str(difference.venue_qty),
+    async def _funding(self) -> int:
+        ctx = self._ctx
+        changed = await backfill_funding(ctx.gateway, ctx.db, ctx.clock, wall=ctx.wall)
+        for position in changed:
+            ctx.counters.funding_payments += 1
+            ctx.positions[position.symbol] = position
+            ctx.publish_position(position, ctx.clock.now_ms())
+        return len(changed)
+
+    # --- 4. positions -----------------------------------------------------------------------------
+
+    async def _positions(self, report: ReconcileReport) -> None:
+        ctx = self._ctx
+        venue = await with_retries(ctx.gateway.positions, ctx.wall)
+        ctx.positions = await ctx.db.run(order_store.load_positions)
+        busy = {o.symbol for o in ctx.registry.live.values()}
+        for difference in position_differences(ctx.positions, venue, busy):
+            ours, theirs = str(difference.ours.quantity), str(difference.venue_qty)
+            if difference.busy:
+                report.positions_mismatch_skipped += 1
+                _log.warning(
+                    "reconcile.position_mismatch_with_open_orders",
+                    symbol=difference.symbol,
+                    ours=ours,
+                    venue=theirs,
+                )
+                continue
+            fixed = corrected_position(difference.ours, difference.venue, ctx.clock.now_ms())
+            await ctx.db.run(partial(order_store.save_position, position=fixed))
+            ctx.positions[difference.symbol] = fixed
+            ctx.counters.position_corrections += 1
+            ctx.publish_position(fixed, fixed.updated_time)
+            report.positions_corrected += 1
+            report.differences.append(
+                Difference(
+                    "position",
+                    difference.symbol,
+                    "",
+                    ours,
+                    theirs,
+                    "corrected to the venue's; entries paused until a clean run",
+                    explained=False,
+                )
             )
-            continue
-        fixed = corrected_position(difference.ours, difference.venue, clock.now_ms())
-        await db.run(partial(order_store.save_position, position=fixed))
-        report.positions_corrected += 1
-
-    _log.info("reconcile.done", report=str(report))
-    return report
 
 
 def _count(report: ReconcileReport, state: OrderState) -> None:
@@ -203,3 +435,29 @@ def _count(report: ReconcileReport, state: OrderState) -> None:
         report.rejected += 1
     else:
         report.still_open += 1
+
+
+async def reconcile(
+    gateway: OrderGateway,
+    db: SessionRunner,
+    clock: Clock,
+    instruments: Mapping[str, Instrument],
+    *,
+    settle_seconds: float = 6.0,
+    wall: Clock | None = None,
+    bus: Bus | None = None,
+    unknown_orders: UnknownOrders = "adopt",
+) -> ReconcileReport:
+    """A start-up reconciliation on its own (no order manager running): loads the live orders and
+    positions from the database and runs once."""
+    ctx = OrderContext(gateway, db, bus or Bus(), clock, wall or WallClock(), instruments)
+    for row in await db.run(lambda s: order_store.orders_in_states(s, LIVE_STATES)):
+        ctx.registry.register(TrackedOrder.from_stored(row))
+    ctx.positions = await db.run(order_store.load_positions)
+    reconciler = Reconciler(
+        ctx, FillBooker(ctx), settle_seconds=settle_seconds, unknown_orders=unknown_orders
+    )
+    return await reconciler.run("startup")
+
+
+__all__ = ["NEVER_REACHED", "VENUE_MISSING", "ReconcileReport", "Reconciler", "reconcile"]

@@ -38,6 +38,7 @@ class TrackedOrder:
     busy: bool = False  # a send or cancel is in progress: the poll leaves it alone
     shortfall_since: float | None = None  # network-clock time the venue first showed unbooked fills
     last_sent_at: float = 0.0  # network-clock time of the last send attempt
+    updated_time: int = 0  # market-clock time the row was last written (reconciliation at start-up)
 
     @property
     def cid(self) -> str:
@@ -72,6 +73,7 @@ class TrackedOrder:
             reason=stored.reason,
             send_attempts=stored.send_attempts,
             last_error=stored.last_error,
+            updated_time=stored.updated_time,
         )
 
     def snapshot(self, now_ms: int) -> OrderSnapshot:
@@ -173,6 +175,7 @@ class OrderRegistry:
         """Keep a terminal order for late events, dropping the oldest beyond the bound."""
         self.finished[order.cid] = order
         self.finished.move_to_end(order.cid)
+        self.note_venue_id(order)  # a late fill of a finished order must still find it
         while len(self.finished) > self._finished_kept:
             _, old = self.finished.popitem(last=False)
             if old.progress.order_id is not None and self._by_venue_id.get(old.progress.order_id) is old:

@@ -139,9 +139,11 @@ class OrderSender:
                 # The venue never saw it and the old request can no longer land: resend.
                 retries += 1
                 if retries > self._max_retries:
+                    # Proven never to have arrived, every time: not placed, and not silently
+                    # CANCELED either: LOST is shown and alerted.
                     await self.finish(
                         order,
-                        OrderState.CANCELED,
+                        OrderState.LOST,
                         f"never reached the venue after {order.send_attempts} attempts: {order.last_error}",
                     )
                     return

@@ -112,6 +112,14 @@ def find_order(session: Session, client_order_id: str) -> StoredOrder | None:
     return _stored(session, row) if row is not None else None
 
 
+def find_by_venue_id(session: Session, symbol: str, venue_order_id: int) -> StoredOrder | None:
+    """The order the venue knows as `venue_order_id` on `symbol`, or None."""
+    row = session.exec(
+        select(OrderRow).where(OrderRow.symbol == symbol, OrderRow.venue_order_id == venue_order_id)
+    ).first()
+    return _stored(session, row) if row is not None else None
+
+
 def orders_in_states(session: Session, states: Iterable[OrderState]) -> list[StoredOrder]:
     """Every order whose state is one of `states`, oldest first."""
     wanted = [s.value for s in states]

@@ -1,10 +1,11 @@
 """Making our view of orders, fills and positions agree with the venue's; shared with reconciliation.
 
 The pure pieces (`apply_venue_view`, `new_fills`, `position_differences`, `corrected_position`) are
-used by the order manager while it runs and by `executor/orders/reconcile.py` at start-up, so both
-treat a contradiction, a missed fill and a drifted position the same way. `VenueSync` is the order
-manager's part: it adopts REST answers, polls live orders while the user stream is down (or an
-order is UNKNOWN, or fills are missing), back-fills fills from userTrades and corrects positions.
+used by the order manager's parts and by reconciliation (`executor/orders/reconcile.py`), so all of
+them treat a contradiction, a missed fill and a drifted position the same way. `VenueSync` is the
+order manager's part: it adopts REST answers, and polls live orders while the user stream is down
+(or an order is UNKNOWN, or fills are missing), resending what provably never arrived and
+back-filling fills from userTrades. Positions are reconciliation's.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar
 
 import structlog
 
 from core.errors import FatalError, GatewayError, InvalidTransition
 from core.order_state import OrderState
-from executor.orders import store as order_store
 from executor.orders.context import OrderContext
 from executor.orders.positions import Position
 from executor.orders.progress import Fill
@@ -195,7 +194,7 @@ class VenueSync:
             for o in registry.finished.values()
         )
 
-    async def poll_once(self, *, check_positions: bool = False) -> None:
+    async def poll_once(self) -> None:
         """Query every live order by client id, resend proven never-arrived ones, back-fill fills."""
         ctx = self._ctx
         ctx.counters.polls += 1
@@ -227,8 +226,6 @@ class VenueSync:
                     "order_manager.open_order_missing", client_order_id=order.cid, state=order.state.value
                 )
         await self.backfill()
-        if check_positions:
-            await self.check_positions()
 
     async def backfill(self) -> None:
         """Fetch userTrades for symbols whose orders show more filled quantity than booked fills."""
@@ -248,18 +245,3 @@ class VenueSync:
             for owner, fill in new_fills(trades, registry.by_venue_id):
                 await self._book(owner, fill)
                 registry.retire_if_done(owner)
-
-    async def check_positions(self) -> None:
-        """Correct a symbol's position to the venue's, but only with none of our orders live on it
-        (otherwise a fill in flight would look like a disagreement)."""
-        ctx = self._ctx
-        venue = await ctx.gateway.positions()
-        busy = {o.symbol for o in ctx.registry.live.values()}
-        for difference in position_differences(ctx.positions, venue, busy):
-            if difference.busy:
-                continue
-            fixed = corrected_position(difference.ours, difference.venue, ctx.clock.now_ms())
-            await ctx.db.run(partial(order_store.save_position, position=fixed))
-            ctx.positions[difference.symbol] = fixed
-            ctx.counters.position_corrections += 1
-            ctx.publish_position(fixed, fixed.updated_time)

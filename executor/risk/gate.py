@@ -49,6 +49,7 @@ from core.events import (
     SignalAction,
 )
 from core.instruments import Instrument
+from core.reconciliation import ReconciliationFinished
 from database.engine import Database
 from executor.risk.decision_store import load_restored, store_decisions
 from executor.risk.kill_switch import HaltState
@@ -87,6 +88,7 @@ class RiskGate:
         limits_for: Callable[[str], RiskLimits],
         starting_equity: Decimal,
         wall: Clock | None = None,
+        wait_for_reconciliation: bool = False,
     ) -> None:
         self._bus = bus
         self._clock = clock
@@ -99,6 +101,11 @@ class RiskGate:
         self._market: Subscription = bus.subscribe(channels.ALL_MARKETS, name="risk.market")
         self._orders: Subscription = bus.subscribe(channels.ORDER_UPDATE, name="risk.orders")
         self._positions: Subscription = bus.subscribe(channels.POSITION_UPDATE, name="risk.positions")
+        self._reconciliations = bus.subscribe(channels.RECONCILIATION, name="risk.reconciliation")
+        # Entries wait for the first successful reconciliation after start (the daemon asks for it);
+        # a symbol whose position differed for no known reason waits for a clean run.
+        self._reconciled = not wait_for_reconciliation
+        self._mismatched: dict[str, str] = {}
         self._accepted_ids: set[str] = set()
         self._unwritten: list[RiskDecision] = []
         self._local_halts: dict[str, SymbolHalt] = {}  # issued here, not yet in the control table
@@ -189,6 +196,7 @@ class RiskGate:
         try:
             await self.restore()
             await asyncio.gather(
+                self._consume(self._reconciliations, self._on_reconciliation),
                 self._consume(self._positions, self._on_position),
                 self._consume(self._orders, self._on_order_update),
                 self._consume(self._market, self._on_market),
@@ -214,6 +222,26 @@ class RiskGate:
     def _on_market(self, event: object) -> None:
         if type(event) is MarkPrice:
             self.state.on_mark(event)
+
+    def _on_reconciliation(self, event: object) -> None:
+        if not isinstance(event, ReconciliationFinished) or not event.result.succeeded:
+            return  # a failed run changes nothing: what was paused stays paused
+        if not self._reconciled:
+            _log.info("risk.entries_open", reason="first successful reconciliation")
+        self._reconciled = True
+        self._mismatched = {
+            symbol: f"position differed from the venue's at {event.event_time} ({event.trigger})"
+            for symbol in event.mismatched_symbols
+        }
+        for symbol in event.mismatched_symbols:
+            _log.warning("risk.symbol_paused", symbol=symbol, reason="reconciliation_mismatch")
+
+    def entry_pause(self, symbol: str) -> tuple[Reason, str] | None:
+        """Why entries of `symbol` wait for reconciliation, or None."""
+        if not self._reconciled:
+            return Reason.NOT_RECONCILED, "waiting for the first successful reconciliation with the venue"
+        detail = self._mismatched.get(symbol)
+        return (Reason.RECONCILIATION_MISMATCH, detail) if detail is not None else None
 
     def _on_order_update(self, event: object) -> None:
         if isinstance(event, OrderUpdate):
@@ -308,6 +336,9 @@ class RiskGate:
         symbol = signal.symbol
         if signal.action is SignalAction.CLOSE:
             return evaluate_close(signal, self.state.position_qty(symbol), self.state.closing_qty(symbol))
+        pause = self.entry_pause(symbol)
+        if pause is not None:
+            return Verdict(pause[0], {"detail": pause[1]})
         instrument = self._instruments.get(symbol)
         if instrument is None:
             return Verdict(Reason.UNKNOWN_SYMBOL, {"symbol": symbol})

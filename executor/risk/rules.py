@@ -49,6 +49,8 @@ class Reason(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     SYMBOL_NOT_TRADING = "symbol_not_trading"
     INVALID_SIGNAL = "invalid_signal"
+    NOT_RECONCILED = "not_reconciled"
+    RECONCILIATION_MISMATCH = "reconciliation_mismatch"
     KILL_SWITCH = "kill_switch"
     SYMBOL_HALTED = "symbol_halted"
     DAILY_LOSS_LIMIT = "daily_loss_limit"

@@ -23,7 +23,7 @@ def test_an_empty_database_migrates_to_head_and_a_second_upgrade_changes_nothing
     assert not is_up_to_date(any_db_url)
 
     upgrade(any_db_url)
-    assert current_revision(any_db_url) == head_revision() == "0001_initial"
+    assert current_revision(any_db_url) == head_revision() == "0002_reconciliation"
     assert is_up_to_date(any_db_url)
 
     upgrade(any_db_url)
@@ -54,7 +54,7 @@ def test_every_model_table_is_in_the_metadata_the_migrations_compare_against() -
     assert {
         "orders", "fills", "positions", "signals", "risk_decisions", "candles_1m", "funding_payments",
         "volatility_events", "strategy_state", "control", "order_events", "alerts", "equity_snapshots",
-        "backtest_runs",
+        "backtest_runs", "reconciliation_runs", "reconciliation_differences",
     } == set(metadata.tables)  # fmt: skip
 
 

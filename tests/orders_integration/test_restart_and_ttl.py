@@ -37,7 +37,7 @@ async def test_killed_before_sending_is_resolved_as_never_arrived_and_never_sent
         report = await reconcile(rig.gateway, db, rig.clock, rig.instruments, settle_seconds=1.0)
         assert report.never_arrived == 1
         row = await rig.order_row("itest-crash-unsent")
-        assert row is not None and row.state == "CANCELED" and row.reason == NEVER_REACHED
+        assert row is not None and row.state == "LOST" and row.reason == NEVER_REACHED
         # The restarted manager does not send it either.
         await rig.start_manager()
         await asyncio.sleep(1.0)
