@@ -58,7 +58,8 @@ from database.engine import Database  # noqa: E402
 from executor.binance.decoding import decode_market_payload  # noqa: E402
 from executor.binance.streams import MarketStreams, SupervisedConnection, market_streams_for  # noqa: E402
 from simulator import wire  # noqa: E402
-from simulator.market_data import Bar, load_kline_csv, partial_bar, path_price, split_bar  # noqa: E402
+from simulator.bars import Bar, partial_bar, path_price, split_bar  # noqa: E402
+from simulator.kline_files import load_kline_csv  # noqa: E402
 from strategies.base import Output  # noqa: E402
 from strategies.runner import StrategyRunner  # noqa: E402
 from strategies.vwap import VwapStrategy  # noqa: E402

@@ -14,8 +14,8 @@ from typing import Any
 
 from core.decimals import to_api_string
 from core.instruments import Instrument
+from simulator.bars import Bar
 from simulator.engine_types import AccountEvent, AccountSummary, Income, Order, OrderEvent, Trade
-from simulator.market_data import Bar
 
 Json = dict[str, Any]
 _MONEY = Decimal("0.00000001")
