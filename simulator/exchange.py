@@ -30,10 +30,11 @@ from typing import Any
 from core.instruments import Instrument
 from simulator import wire
 from simulator.bars import DAY_MS, MINUTE_MS, Bar
-from simulator.engine import MAINT_MARGIN_RATE, FundingSchedule, MatchingEngine
+from simulator.engine import MAINT_MARGIN_RATE, MatchingEngine
 from simulator.engine_types import EngineConfig, Order, OrderEvent
 from simulator.errors import SimError
 from simulator.exchange_info import instruments_of, load_exchange_info, with_synthetic_symbols
+from simulator.funding import FundingSchedule
 from simulator.kline_files import KlineSeries, load_kline_csv
 from simulator.market_series import MarketSeries
 from simulator.order_rules import MSG_MANDATORY, mandatory, parse_new_order
