@@ -57,7 +57,7 @@ from core.events import Candle, MarkPrice  # noqa: E402
 from database.engine import Database  # noqa: E402
 from executor.binance.decoding import decode_market_payload  # noqa: E402
 from executor.binance.streams import MarketStreams, SupervisedConnection, market_streams_for  # noqa: E402
-from simulator import wire  # noqa: E402
+from simulator import wire_market  # noqa: E402
 from simulator.bars import Bar, partial_bar, path_price, split_bar  # noqa: E402
 from simulator.kline_files import load_kline_csv  # noqa: E402
 from strategies.base import Output  # noqa: E402
@@ -153,20 +153,21 @@ def build_feed(n_symbols: int, minutes: int, warmup: int, updates_per_s: int) ->
                     prev = _retime(series[s_i][warmup + m - 1], open_time - MINUTE_MS)
                     e = open_time + 3
                     index[sym][e] = len(frames)
-                    frames.append(_frame(kline_stream, wire.kline_stream(sym, prev, True, e)))
+                    frames.append(_frame(kline_stream, wire_market.kline_stream(sym, prev, True, e)))
                     kinds["kline_closed"] += 1
                 offset = second * 1000
                 e = open_time + offset
                 nxt = (open_time // (8 * 3_600_000) + 1) * 8 * 3_600_000
                 index[sym][e] = len(frames)
                 mark = path_price(bar, offset, tick)
-                frames.append(_frame(mark_stream, wire.mark_price_stream(sym, mark, FUNDING_RATE, nxt, e)))
+                payload = wire_market.mark_price_stream(sym, mark, FUNDING_RATE, nxt, e)
+                frames.append(_frame(mark_stream, payload))
                 kinds["markPriceUpdate"] += 1
                 for u in range(1, updates_per_s + 1):
                     e = open_time + offset + u * step
                     index[sym][e] = len(frames)
                     live = partial_bar(bar, offset + u * step, tick)
-                    frames.append(_frame(kline_stream, wire.kline_stream(sym, live, False, e)))
+                    frames.append(_frame(kline_stream, wire_market.kline_stream(sym, live, False, e)))
                     kinds["kline_update"] += 1
             bursts.append((start, len(frames)))
     return Feed(symbols, history, frames, bursts, index, kinds)

@@ -3,7 +3,7 @@
 Every REST endpoint is one method `name(params, now_ms)`: `params` are exactly the strings the
 client sent (already authenticated by the server: `timestamp`, `recvWindow` and `signature` are
 ignored here), `now_ms` is the simulated time of the request. Each returns a JSON-ready value with
-Binance's field names and string decimals (built by `simulator/wire.py`), or raises
+Binance's field names and string decimals (built by `simulator/wire_*.py`), or raises
 `SimError(code, msg, http_status)`.
 
 `advance_to(now_ms, wanted)` moves simulated time and returns `(stream, payload)` pairs in event
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from core.instruments import Instrument
-from simulator import wire
+from simulator import wire_account, wire_market, wire_orders, wire_user_stream
 from simulator.bars import DAY_MS, MINUTE_MS, Bar
 from simulator.engine import MAINT_MARGIN_RATE, MatchingEngine
 from simulator.engine_types import EngineConfig, Order, OrderEvent
@@ -40,6 +40,7 @@ from simulator.market_series import MarketSeries
 from simulator.order_rules import MSG_MANDATORY, mandatory, parse_new_order
 from simulator.replay import Replay
 from simulator.synthetic import SyntheticSeries
+from simulator.wire_values import num
 
 __all__ = ["USER_STREAM", "SimError", "SimulatedExchange"]
 
@@ -224,11 +225,11 @@ class SimulatedExchange:
             if t % MINUTE_MS == 0:
                 for sym in klines:
                     bar = self._replays[sym].bar(t - MINUTE_MS)
-                    out.append((t, f"{sym.lower()}@kline_1m", wire.kline_stream(sym, bar, True, t)))
+                    out.append((t, f"{sym.lower()}@kline_1m", wire_market.kline_stream(sym, bar, True, t)))
             if t % self._kline_ms == 0:
                 for sym in klines:
                     bar = self._replays[sym].live_bar(t)
-                    out.append((t, f"{sym.lower()}@kline_1m", wire.kline_stream(sym, bar, False, t)))
+                    out.append((t, f"{sym.lower()}@kline_1m", wire_market.kline_stream(sym, bar, False, t)))
             for names, every, suffix in (
                 (marks, self._mark_ms, "@markPrice@1s"),
                 (marks3, 3000, "@markPrice"),
@@ -259,12 +260,12 @@ class SimulatedExchange:
     def _drain(self, out: list[tuple[int, str, Json]]) -> None:
         for ev in self.engine.drain_events():
             if isinstance(ev, OrderEvent) and ev.trade is not None:
-                out.append((ev.time, USER_STREAM, wire.trade_lite(ev)))
-            out.append((ev.time, USER_STREAM, wire.user_event(ev)))
+                out.append((ev.time, USER_STREAM, wire_user_stream.trade_lite(ev)))
+            out.append((ev.time, USER_STREAM, wire_user_stream.user_event(ev)))
 
     def _mark_payload(self, symbol: str, t: int) -> Json:
         nxt = self.engine.next_funding_time(symbol, t)
-        return wire.mark_price_stream(
+        return wire_market.mark_price_stream(
             symbol, self.engine.mark_price(symbol, t), self.engine.funding_rate(symbol, nxt), nxt, t
         )
 
@@ -291,7 +292,7 @@ class SimulatedExchange:
 
     def exchange_info(self, params: Params, now_ms: int) -> Json:
         """GET /fapi/v1/exchangeInfo: the shipped document, serverTime = now."""
-        return wire.exchange_info(self._doc, self._instruments, now_ms)
+        return wire_market.exchange_info(self._doc, self._instruments, now_ms)
 
     def klines(self, params: Params, now_ms: int) -> list[list[Any]]:
         """GET /fapi/v1/klines (1m only): closed bars plus the open bar as it stands at `now_ms`."""
@@ -307,14 +308,14 @@ class SimulatedExchange:
             last = min(last, first + (limit - 1) * MINUTE_MS)
         else:
             first = last - (limit - 1) * MINUTE_MS
-        return [wire.kline_row(bar) for bar in self._replays[symbol].bars(first, last, now_ms)]
+        return [wire_market.kline_row(bar) for bar in self._replays[symbol].bars(first, last, now_ms)]
 
     def premium_index(self, params: Params, now_ms: int) -> Json | list[Json]:
         """GET /fapi/v1/premiumIndex (one symbol -> object, none -> list)."""
 
         def one(sym: str) -> Json:
             nxt = self.engine.next_funding_time(sym, now_ms)
-            return wire.premium_index(
+            return wire_market.premium_index(
                 sym, self.mark_price(sym, now_ms), self.engine.funding_rate(sym, nxt), nxt, now_ms
             )
 
@@ -339,16 +340,16 @@ class SimulatedExchange:
         count = sum(b.trades for b in bars)
         return {
             "symbol": symbol,
-            "priceChange": wire.num(last - first),
-            "priceChangePercent": wire.num((100 * (last - first) / first).quantize(Decimal("0.001"))),
-            "weightedAvgPrice": wire.num((quote / volume).quantize(Decimal("0.00001")) if volume else last),
-            "lastPrice": wire.num(last),
+            "priceChange": num(last - first),
+            "priceChangePercent": num((100 * (last - first) / first).quantize(Decimal("0.001"))),
+            "weightedAvgPrice": num((quote / volume).quantize(Decimal("0.00001")) if volume else last),
+            "lastPrice": num(last),
             "lastQty": "1",
-            "openPrice": wire.num(first),
-            "highPrice": wire.num(max(b.high for b in bars)),
-            "lowPrice": wire.num(min(b.low for b in bars)),
-            "volume": wire.num(volume),
-            "quoteVolume": wire.num(quote),
+            "openPrice": num(first),
+            "highPrice": num(max(b.high for b in bars)),
+            "lowPrice": num(min(b.low for b in bars)),
+            "volume": num(volume),
+            "quoteVolume": num(quote),
             "openTime": bars[0].open_time,
             "closeTime": now_ms,
             "firstId": 0,
@@ -360,7 +361,7 @@ class SimulatedExchange:
         """GET /fapi/v1/ticker/price (and v2)."""
 
         def one(sym: str) -> Json:
-            return {"symbol": sym, "price": wire.num(self.mark_price(sym, now_ms)), "time": now_ms}
+            return {"symbol": sym, "price": num(self.mark_price(sym, now_ms)), "time": now_ms}
 
         return one(self._symbol(params)) if "symbol" in params else [one(s) for s in self.symbols()]
 
@@ -377,9 +378,9 @@ class SimulatedExchange:
         return [
             {
                 "symbol": symbol,
-                "fundingRate": wire.num(self.engine.funding_rate(symbol, t)),
+                "fundingRate": num(self.engine.funding_rate(symbol, t)),
                 "fundingTime": t,
-                "markPrice": wire.num(self.mark_price(symbol, t)),
+                "markPrice": num(self.mark_price(symbol, t)),
             }
             for t in times
         ]
@@ -393,7 +394,7 @@ class SimulatedExchange:
         placed = self.engine.place_order(request, now_ms)
         self._drain(self._queued)
         if params.get("newOrderRespType", "ACK") == "RESULT":
-            return wire.new_order_ack(placed)
+            return wire_orders.new_order_ack(placed)
         accepted = Order(
             **{
                 **{f: getattr(placed, f) for f in placed.__dataclass_fields__},
@@ -404,7 +405,7 @@ class SimulatedExchange:
                 "update_time": placed.time,
             }
         )
-        return wire.new_order_ack(accepted)
+        return wire_orders.new_order_ack(accepted)
 
     def _order_ref(self, params: Params) -> tuple[str, int | None, str | None]:
         symbol = self._symbol(params)
@@ -420,7 +421,7 @@ class SimulatedExchange:
         """GET /fapi/v1/order (orderId or origClientOrderId); -2013 when unknown."""
         symbol, order_id, client_id = self._order_ref(params)
         self._sync(now_ms)
-        body = wire.order(self.engine.get_order(symbol, order_id, client_id))
+        body = wire_orders.order(self.engine.get_order(symbol, order_id, client_id))
         del body["cumQty"]
         return body
 
@@ -429,13 +430,13 @@ class SimulatedExchange:
         symbol, order_id, client_id = self._order_ref(params)
         canceled = self.engine.cancel_order(symbol, now_ms, order_id, client_id)
         self._drain(self._queued)
-        return wire.new_order_ack(canceled)
+        return wire_orders.new_order_ack(canceled)
 
     def open_orders(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v1/openOrders (symbol optional)."""
         symbol = self._symbol(params) if "symbol" in params else None
         self._sync(now_ms)
-        return [_without_cum_qty(wire.order(o)) for o in self.engine.open_orders(symbol)]
+        return [_without_cum_qty(wire_orders.order(o)) for o in self.engine.open_orders(symbol)]
 
     def all_orders(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v1/allOrders (orderId = from this id, startTime/endTime, limit ≤ 1000)."""
@@ -455,7 +456,7 @@ class SimulatedExchange:
         ]
         limit = min(_int(params, "limit", 500), 1000)
         chosen = orders[:limit] if from_id is not None else orders[-limit:]
-        return [_without_cum_qty(wire.order(o)) for o in chosen]
+        return [_without_cum_qty(wire_orders.order(o)) for o in chosen]
 
     def user_trades(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v1/userTrades (fromId, startTime/endTime, limit ≤ 1000)."""
@@ -475,7 +476,7 @@ class SimulatedExchange:
         ]
         limit = min(_int(params, "limit", 500), 1000)
         chosen = trades[:limit] if from_id is not None else trades[-limit:]
-        return [wire.user_trade(t) for t in chosen]
+        return [wire_orders.user_trade(t) for t in chosen]
 
     def change_leverage(self, params: Params, now_ms: int) -> Json:
         """POST /fapi/v1/leverage."""
@@ -486,7 +487,7 @@ class SimulatedExchange:
     def leverage_bracket(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v1/leverageBracket."""
         symbols = [self._symbol(params)] if "symbol" in params else self.symbols()
-        return [wire.leverage_brackets(s, self.engine.config.max_leverage) for s in symbols]
+        return [wire_account.leverage_brackets(s, self.engine.config.max_leverage) for s in symbols]
 
     def position_side_dual(self, params: Params, now_ms: int) -> Json:
         """GET /fapi/v1/positionSide/dual -> {"dualSidePosition": false} (one-way mode only)."""
@@ -513,14 +514,14 @@ class SimulatedExchange:
             and (end is None or i.time <= end)
         ]
         limit = min(_int(params, "limit", 100), 1000)
-        return [wire.income(i) for i in records[:limit]]
+        return [wire_orders.income(i) for i in records[:limit]]
 
-    def _figures(self, symbol: str) -> wire.PositionFigures:
+    def _figures(self, symbol: str) -> wire_account.PositionFigures:
         pos = self.engine.account.position(symbol)
         mark = self.engine.mark_price(symbol)
         notional = abs(pos.amount) * mark
         order_margin = sum((o.margin for o in self.engine.open_orders(symbol)), Decimal(0))
-        return wire.PositionFigures(
+        return wire_account.PositionFigures(
             symbol,
             pos.amount,
             pos.entry_price,
@@ -542,19 +543,19 @@ class SimulatedExchange:
     def account_v2(self, params: Params, now_ms: int) -> Json:
         """GET /fapi/v2/account (positions for every symbol)."""
         self._sync(now_ms)
-        positions = [wire.position_v2_account(self._figures(s)) for s in self.symbols()]
-        return wire.account_v2(self.engine.summary(), positions, now_ms)
+        positions = [wire_account.position_v2_account(self._figures(s)) for s in self.symbols()]
+        return wire_account.account_v2(self.engine.summary(), positions, now_ms)
 
     def account_v3(self, params: Params, now_ms: int) -> Json:
         """GET /fapi/v3/account (positions only for symbols with a position or open orders)."""
         self._sync(now_ms)
-        positions = [wire.position_v3_account(self._figures(s)) for s in self._active_symbols()]
-        return wire.account_v3(self.engine.summary(), positions, now_ms)
+        positions = [wire_account.position_v3_account(self._figures(s)) for s in self._active_symbols()]
+        return wire_account.account_v3(self.engine.summary(), positions, now_ms)
 
     def balance_v2(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v2/balance."""
         self._sync(now_ms)
-        return wire.balance(self.engine.summary(), now_ms)
+        return wire_account.balance(self.engine.summary(), now_ms)
 
     def balance_v3(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v3/balance (same shape as v2)."""
@@ -564,7 +565,7 @@ class SimulatedExchange:
         """GET /fapi/v2/positionRisk (every symbol, or the one asked for)."""
         self._sync(now_ms)
         symbols = [self._symbol(params)] if "symbol" in params else self.symbols()
-        return [wire.position_risk_v2(self._figures(s)) for s in symbols]
+        return [wire_account.position_risk_v2(self._figures(s)) for s in symbols]
 
     def position_risk_v3(self, params: Params, now_ms: int) -> list[Json]:
         """GET /fapi/v3/positionRisk (symbols with a position or open orders)."""
@@ -573,7 +574,7 @@ class SimulatedExchange:
         symbols = [s for s in active if s == params["symbol"]] if "symbol" in params else active
         if "symbol" in params:
             self._symbol(params)
-        return [wire.position_risk_v3(self._figures(s)) for s in symbols]
+        return [wire_account.position_risk_v3(self._figures(s)) for s in symbols]
 
 
 def _without_cum_qty(body: Json) -> Json:
