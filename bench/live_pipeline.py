@@ -21,6 +21,9 @@ to the strategy hook having returned (perf_counter_ns), signals, conflated event
 bus, runners and strategies each) give medians with min/max and one JSON line at the end.
 Database work is left out on purpose (it is off the hot path on the DB thread): closed candles are
 queued by `sink` and discarded between bursts; strategy state goes to an in-memory store.
+
+The frames are built by `pipeline_feed.py`; the socket stand-in, the timed strategy and the probe
+are in `pipeline_rig.py`.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -52,226 +55,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/live_pipeline.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from core.bus import Bus, Subscription  # noqa: E402
-from core.events import Candle, MarkPrice  # noqa: E402
+from core.bus import Bus  # noqa: E402
 from database.engine import Database  # noqa: E402
 from executor.binance.connection import SupervisedConnection  # noqa: E402
-from executor.binance.market_streams import MarketStreams, market_streams_for  # noqa: E402
+from executor.binance.market_streams import MarketStreams  # noqa: E402
 from executor.binance.stream_decoding import decode_market_payload  # noqa: E402
-from simulator import wire  # noqa: E402
-from simulator.market_data import Bar, load_kline_csv, partial_bar, path_price, split_bar  # noqa: E402
-from strategies.base import Output  # noqa: E402
 from strategies.runner import StrategyRunner  # noqa: E402
-from strategies.vwap import VwapStrategy  # noqa: E402
 from trader.market_data import MarketDataService  # noqa: E402
 from utils.clock import ManualClock  # noqa: E402
 
-MINUTE_MS = 60_000
-DAY0 = 1_704_153_600_000  # 2024-01-02 00:00 UTC: the bench's timeline starts at a VWAP anchor
-SOURCES = (
-    (ROOT / "data/klines/ADAUSDT_PERP_1m_2022-12-13_lean.csv", Decimal("0.0001")),
-    (ROOT / "data/klines/WLDUSDT_PERP_3m_2023-09-12_2023-12-11_hummingbot.csv.gz", Decimal("0.0001")),
-)
-FUNDING_RATE = Decimal("0.00010000")
-
-
-# --- recorded-format frames ----------------------------------------------------------------------
-
-
-def _real_minutes(count: int, offsets: Sequence[int]) -> list[list[Bar]]:
-    """`count` consecutive real 1m bars per offset, alternating the ADA 1m and WLD 3m sources."""
-    loaded: list[tuple[list[Bar], Decimal]] = []
-    for path, tick in SOURCES:
-        bars = load_kline_csv(path)
-        loaded.append((bars, tick))
-    out: list[list[Bar]] = []
-    for i, offset in enumerate(offsets):
-        bars, tick = loaded[i % len(loaded)]
-        per_bar = bars[0].interval_ms // MINUTE_MS
-        first = (offset % max(1, len(bars) - count // per_bar - 2))
-        minutes: list[Bar] = []
-        j = first
-        while len(minutes) < count:
-            minutes.extend(split_bar(bars[j], tick))
-            j += 1
-        out.append(minutes[:count])
-    return out
-
-
-def _retime(bar: Bar, open_time: int) -> Bar:
-    return replace(bar, open_time=open_time, interval_ms=MINUTE_MS)
-
-
-def _frame(stream: str, payload: dict[str, Any]) -> str:
-    # Binance's combined-stream envelope, compact JSON as on the wire.
-    return json.dumps({"stream": stream, "data": payload}, separators=(",", ":"))
-
-
-@dataclass
-class Feed:
-    """Everything built before the clock starts: warm-up candles and the frames, in bursts."""
-
-    symbols: list[str]
-    history: dict[str, list[Candle]]
-    frames: list[str]
-    bursts: list[tuple[int, int]]  # [start, end) indexes into frames
-    index: dict[str, dict[int, int]]  # symbol -> event_time -> frame index (latency bookkeeping)
-    kinds: dict[str, int] = field(default_factory=dict)
-
-
-def build_feed(n_symbols: int, minutes: int, warmup: int, updates_per_s: int) -> Feed:
-    """Real candles re-timed onto one timeline; per second and symbol one markPrice and
-    `updates_per_s` live kline updates; a closing kline per symbol at each minute boundary."""
-    symbols = [f"S{i:03d}USDT" for i in range(n_symbols)]
-    series = _real_minutes(warmup + minutes, [i * 97 for i in range(n_symbols)])
-    tick = Decimal("0.0001")
-    history: dict[str, list[Candle]] = {}
-    for sym, bars in zip(symbols, series, strict=True):
-        history[sym] = [
-            Candle(
-                symbol=sym, open_time=DAY0 + k * MINUTE_MS, close_time=DAY0 + (k + 1) * MINUTE_MS - 1,
-                open=b.open, high=b.high, low=b.low, close=b.close, volume=b.volume,
-                quote_volume=b.quote_volume, trades=b.trades, closed=True,
-                event_time=DAY0 + (k + 1) * MINUTE_MS,
-            )
-            for k, b in enumerate(bars[:warmup])
-        ]
-    streams = {s: market_streams_for(s) for s in symbols}
-    frames: list[str] = []
-    bursts: list[tuple[int, int]] = []
-    index: dict[str, dict[int, int]] = {s: {} for s in symbols}
-    kinds = {"markPriceUpdate": 0, "kline_update": 0, "kline_closed": 0}
-    step = 1000 // (updates_per_s + 1)
-    for m in range(minutes):
-        open_time = DAY0 + (warmup + m) * MINUTE_MS
-        for second in range(60):
-            start = len(frames)
-            for s_i, sym in enumerate(symbols):
-                bar = _retime(series[s_i][warmup + m], open_time)
-                kline_stream, mark_stream = streams[sym]
-                if second == 0 and m > 0:  # the previous minute's final kline, just after its close
-                    prev = _retime(series[s_i][warmup + m - 1], open_time - MINUTE_MS)
-                    e = open_time + 3
-                    index[sym][e] = len(frames)
-                    frames.append(_frame(kline_stream, wire.kline_stream(sym, prev, True, e)))
-                    kinds["kline_closed"] += 1
-                offset = second * 1000
-                e = open_time + offset
-                nxt = (open_time // (8 * 3_600_000) + 1) * 8 * 3_600_000
-                index[sym][e] = len(frames)
-                mark = path_price(bar, offset, tick)
-                frames.append(_frame(mark_stream, wire.mark_price_stream(sym, mark, FUNDING_RATE, nxt, e)))
-                kinds["markPriceUpdate"] += 1
-                for u in range(1, updates_per_s + 1):
-                    e = open_time + offset + u * step
-                    index[sym][e] = len(frames)
-                    live = partial_bar(bar, offset + u * step, tick)
-                    frames.append(_frame(kline_stream, wire.kline_stream(sym, live, False, e)))
-                    kinds["kline_update"] += 1
-            bursts.append((start, len(frames)))
-    return Feed(symbols, history, frames, bursts, index, kinds)
-
-
-# --- the measuring points ---------------------------------------------------------------------------
-
-
-class Probe:
-    """Arrival and handled stamps, and the handled count the feeder waits for between bursts."""
-
-    def __init__(self, n_frames: int, stamps: bool) -> None:
-        self.stamps = stamps
-        self.arrival = [0] * n_frames
-        self.handled_at = [0] * n_frames
-        self.handled = 0
-        self.target = -1
-        self.waiter: asyncio.Future[None] | None = None
-
-    def done(self, frame: int) -> None:
-        """An event was handled by its strategy (called from the hook wrapper)."""
-        if self.stamps:
-            self.handled_at[frame] = time.perf_counter_ns()
-        self.handled += 1
-        if self.handled == self.target and self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-
-class TimedVwap(VwapStrategy):
-    """The real VwapStrategy; each market hook reports to the probe after the decision is made."""
-
-    def bind(self, probe: Probe, index: dict[int, int]) -> None:
-        """Attach the probe and this symbol's event_time -> frame index table."""
-        self._probe = probe
-        self._frame_of = index
-
-    def on_mark_price(self, mark: MarkPrice) -> list[Output]:
-        out = VwapStrategy.on_mark_price(self, mark)
-        self._probe.done(self._frame_of[mark.event_time])
-        return out
-
-    def on_candle_update(self, candle: Candle) -> list[Output]:
-        out = VwapStrategy.on_candle_update(self, candle)
-        self._probe.done(self._frame_of[candle.event_time])
-        return out
-
-    def on_candle(self, candle: Candle) -> list[Output]:
-        out = VwapStrategy.on_candle(self, candle)
-        self._probe.done(self._frame_of[candle.event_time])
-        return out
-
-
-class MemoryStateStore:
-    """Strategy state kept in a dict (the daemon's goes to the DB thread, off the hot path)."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str], dict[str, Any]] = {}
-
-    async def load(self, symbol: str, strategy: str) -> dict[str, Any] | None:
-        return self.states.get((symbol, strategy))
-
-    async def save(self, symbol: str, strategy: str, state: dict[str, Any]) -> None:
-        self.states[(symbol, strategy)] = state
-
-
-class BurstSocket:
-    """Stands in for `aiohttp.ClientWebSocketResponse` in `SupervisedConnection._read`: yields
-    the feed's messages burst by burst; between bursts it waits until every event of the burst
-    was handled or conflated away (the strategies are idle), like a socket with nothing buffered."""
-
-    def __init__(self, feed: Feed, probe: Probe, market_subs: Sequence[Subscription],
-                 between: Callable[[], None]) -> None:
-        self._messages = [aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, f, None) for f in feed.frames]
-        self._bursts = feed.bursts
-        self._probe = probe
-        self._subs = market_subs
-        self._between = between
-        self.close_code = 1000
-        self.first_ns = 0
-
-    def exception(self) -> BaseException | None:
-        return None
-
-    def __aiter__(self) -> AsyncIterator[aiohttp.WSMessage]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[aiohttp.WSMessage]:
-        probe, messages, arrival = self._probe, self._messages, self._probe.arrival
-        perf = time.perf_counter_ns
-        loop = asyncio.get_running_loop()
-        self.first_ns = perf()
-        fed = 0
-        for start, end in self._bursts:
-            for i in range(start, end):
-                arrival[i] = perf()
-                yield messages[i]
-            fed += end - start
-            conflated = sum(s.stats.conflated for s in self._subs)
-            probe.target = fed - conflated
-            if probe.handled < probe.target:
-                probe.waiter = loop.create_future()
-                await probe.waiter
-                probe.waiter = None
-            self._between()
-
+from pipeline_feed import DAY0, MINUTE_MS, Feed, build_feed  # noqa: E402
+from pipeline_rig import BurstSocket, MemoryStateStore, Probe, TimedVwap  # noqa: E402
 
 # --- one run -------------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from simulator.engine_types import EngineConfig
-from simulator.exchange import SimulatedExchange, paced_update_intervals
+from simulator.exchange import SimulatedExchange
+from simulator.exchange_market import paced_update_intervals
 from simulator.faults import FAULTS, FaultError, FaultPlan
 from simulator.server import SimulatorServer
 from utils.clock import ScaledClock, WallClock

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Protocol
 
-from core.events import Side
 from core.instruments import Instrument
 from simulator.account import ASSET, Account, money
 from simulator.engine_types import (
@@ -47,6 +46,14 @@ from simulator.engine_types import (
     UserEvent,
 )
 from simulator.errors import SimError
+from simulator.funding import (
+    FundingSchedule,
+    funding_interval_ms,
+    funding_rate,
+    is_funding_time,
+    next_funding_time,
+)
+from simulator.matching import average_price, crosses, next_part, opposite, reduces, taker_price
 from simulator.order_rules import (
     MSG_DUPLICATE_ID,
     MSG_INVALID_SYMBOL,
@@ -59,10 +66,8 @@ from simulator.order_rules import (
     check_filters,
 )
 
-HOUR_MS = 3_600_000
 MAINT_MARGIN_RATE = Decimal("0.004")  # first leverage bracket's maintenance ratio
 _ZERO = Decimal(0)
-_AVG_PRICE_QUANTUM = Decimal("1e-8")  # avgPrice as Binance prints it: at most 8 decimals
 
 
 class PricePath(Protocol):
@@ -71,14 +76,6 @@ class PricePath(Protocol):
     def price_at(self, now_ms: int) -> Decimal: ...
 
     def price_range(self, after_ms: int, until_ms: int) -> tuple[Decimal, Decimal]: ...
-
-
-class FundingSchedule(Protocol):
-    """Funding times and rates a live market announced (paper mode's mark-price stream)."""
-
-    def funding_times(self, symbol: str) -> list[int]: ...
-
-    def funding_rate(self, symbol: str, funding_time: int) -> Decimal | None: ...
 
 
 class MatchingEngine:
@@ -172,31 +169,15 @@ class MatchingEngine:
 
     def funding_interval_ms(self, symbol: str) -> int:
         """The symbol's funding interval."""
-        return self.config.symbol_funding_hours.get(symbol, self.config.funding_interval_hours) * HOUR_MS
+        return funding_interval_ms(self.config, symbol)
 
     def next_funding_time(self, symbol: str, now_ms: int) -> int:
         """The first funding time strictly after `now_ms` (an announced one, if any)."""
-        announced = self._announced(symbol)
-        later = [t for t in announced if t > now_ms]
-        if later:
-            return later[0]
-        interval = self.funding_interval_ms(symbol)
-        return (now_ms // interval + 1) * interval
+        return next_funding_time(self.config, self._funding, symbol, now_ms)
 
     def funding_rate(self, symbol: str, funding_time: int) -> Decimal:
         """The rate applied at `funding_time`: the announced one, else the configured default."""
-        rate = self._funding.funding_rate(symbol, funding_time) if self._funding is not None else None
-        return rate if rate is not None else self.config.default_funding_rate
-
-    def _announced(self, symbol: str) -> list[int]:
-        return self._funding.funding_times(symbol) if self._funding is not None else []
-
-    def _is_funding_time(self, symbol: str, at: int) -> bool:
-        announced = self._announced(symbol)
-        if announced:
-            # Once a market announced its schedule (1, 4 or 8 h), only those times count.
-            return at in announced
-        return at % self.funding_interval_ms(symbol) == 0
+        return funding_rate(self.config, self._funding, symbol, funding_time)
 
     def summary(self) -> AccountSummary:
         """Wallet, unrealized PnL and margins at the current mark prices."""
@@ -237,7 +218,7 @@ class MatchingEngine:
         current = self.prices[req.symbol].price_at(now)
         check_filters(req, inst, current)
         position = self.account.position(req.symbol).amount
-        if req.reduce_only and not _reduces(position, req.side, req.quantity):
+        if req.reduce_only and not reduces(position, req.side, req.quantity):
             raise SimError(-2022, MSG_REDUCE_ONLY)
         open_orders = self._open.setdefault(req.symbol, {})
         if req.client_order_id is not None:
@@ -246,19 +227,19 @@ class MatchingEngine:
                 raise SimError(-4116, MSG_DUPLICATE_ID)
         if len(open_orders) >= inst.max_num_orders:
             raise SimError(-2025, MSG_MAX_ORDERS)
-        marketable = req.type == "MARKET" or _crosses(req.side, req.price or _ZERO, current, current)
+        marketable = req.type == "MARKET" or crosses(req.side, req.price or _ZERO, current, current)
         if req.time_in_force == "GTX" and req.type == "LIMIT" and marketable:
             raise SimError(-5022, MSG_POST_ONLY)
         price_for_margin = req.price if req.price is not None else current
         margin = _ZERO
         if not req.reduce_only:
-            adding = req.quantity - (abs(position) if _opposite(position, req.side) else _ZERO)
+            adding = req.quantity - (abs(position) if opposite(position, req.side) else _ZERO)
             margin = money(max(adding, _ZERO) * price_for_margin / self.account.leverage(req.symbol))
             if margin > self.summary().available_balance:
                 raise SimError(-2019, MSG_MARGIN)
         order = self._create(req, now, margin)
         if marketable:
-            price = self._taker_price(req, current, inst.tick_size)
+            price = taker_price(req.side, req.price, current, inst.tick_size, self.config.slippage_bps)
             while order.executed_qty < order.orig_qty:
                 order = self._fill(order, price, self._next_part(order), maker=False, now=now)
         elif req.time_in_force in ("IOC", "FOK"):
@@ -320,22 +301,9 @@ class MatchingEngine:
         self._events.append(OrderEvent(status, ended, None, now))
         return ended
 
-    def _taker_price(self, req: NewOrder, current: Decimal, tick: Decimal) -> Decimal:
-        slip = current * self.config.slippage_bps / 10_000
-        if req.side is Side.BUY:
-            price = ((current + slip) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
-            return min(price, req.price) if req.price is not None else price
-        price = ((current - slip) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
-        return max(price, req.price) if req.price is not None else price
-
     def _next_part(self, order: Order) -> Decimal:
         """The quantity of `order`'s next trade: what remains, or a `fill_parts` share of it."""
-        remaining = order.orig_qty - order.executed_qty
-        if self.config.fill_parts <= 1:
-            return remaining
-        step = self.instruments[order.symbol].step_size
-        part = (order.orig_qty / self.config.fill_parts / step).to_integral_value(ROUND_FLOOR) * step
-        return remaining if part <= _ZERO or remaining < 2 * part else part
+        return next_part(order, self.config.fill_parts, self.instruments[order.symbol].step_size)
 
     def _fill(self, order: Order, price: Decimal, qty: Decimal, *, maker: bool, now: int) -> Order:
         """One trade of `qty` at `price`: book it, update the order, emit its events."""
@@ -367,7 +335,7 @@ class MatchingEngine:
             status="FILLED" if done else "PARTIALLY_FILLED",
             executed_qty=executed,
             cum_quote=cum_quote,
-            avg_price=price if order.avg_price in (_ZERO, price) else _average(cum_quote, executed),
+            avg_price=price if order.avg_price in (_ZERO, price) else average_price(cum_quote, executed),
             update_time=now,
             # The margin still reserved is the unfilled share's: it shrinks with what remains.
             margin=(
@@ -399,11 +367,11 @@ class MatchingEngine:
                 continue
             low, high = self.prices[symbol].price_range(self._now, until)
             for order in list(orders.values()):
-                if not _crosses(order.side, order.price, low, high):
+                if not crosses(order.side, order.price, low, high):
                     continue
                 position = self.account.position(symbol).amount
                 remaining = order.orig_qty - order.executed_qty
-                if order.reduce_only and not _reduces(position, order.side, remaining):
+                if order.reduce_only and not reduces(position, order.side, remaining):
                     self._end(order, "EXPIRED", until)
                 else:
                     self._fill(order, order.price, self._next_part(order), maker=True, now=until)
@@ -415,26 +383,9 @@ class MatchingEngine:
 
     def _pay_funding(self, at: int) -> None:
         for pos in self.account.positions():
-            if pos.amount and self._is_funding_time(pos.symbol, at):
+            if pos.amount and is_funding_time(self.config, self._funding, pos.symbol, at):
                 mark = self.prices[pos.symbol].price_at(at)
                 change = self.account.apply_funding(pos.symbol, mark, self.funding_rate(pos.symbol, at), at)
                 # Binance: a cross-margin FUNDING_FEE update carries the balance only, no positions.
                 self._events.append(self._account_event("FUNDING_FEE", change, (), at))
 
-
-def _average(quote: Decimal, qty: Decimal) -> Decimal:
-    """avgPrice as Binance prints it: at most 8 decimals, no trailing zeros."""
-    return (quote / qty).quantize(_AVG_PRICE_QUANTUM).normalize()
-
-
-def _crosses(side: Side, limit: Decimal, low: Decimal, high: Decimal) -> bool:
-    """Whether a limit order trades against prices spanning [low, high]."""
-    return low <= limit if side is Side.BUY else high >= limit
-
-
-def _opposite(position: Decimal, side: Side) -> bool:
-    return (position > 0 and side is Side.SELL) or (position < 0 and side is Side.BUY)
-
-
-def _reduces(position: Decimal, side: Side, qty: Decimal) -> bool:
-    return _opposite(position, side) and qty <= abs(position)

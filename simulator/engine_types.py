@@ -1,7 +1,7 @@
 """Typed values the matching engine takes and returns: requests, orders, trades, events, config.
 
 All frozen: the engine replaces an order's record on every change, so an event keeps the order
-exactly as it was when the event happened. Only `simulator/wire.py` knows Binance's JSON names.
+exactly as it was when the event happened. Only `simulator/wire_*.py` know Binance's JSON names.
 """
 
 from __future__ import annotations

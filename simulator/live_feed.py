@@ -35,8 +35,8 @@ from decimal import Decimal
 from typing import Any
 
 from core.events import Candle, MarkPrice
+from simulator.bars import MINUTE_MS, Bar
 from simulator.errors import SimError
-from simulator.market_data import MINUTE_MS, Bar
 
 __all__ = ["FeedStats", "LiveFeed", "LiveSeries", "bar_from_rest_row"]
 
@@ -79,7 +79,7 @@ def _bar_from_candle(candle: Candle) -> Bar:
 
 
 class LiveSeries:
-    """One symbol's live market (satisfies `simulator.market_data.MarketSeries`)."""
+    """One symbol's live market (satisfies `simulator.market_series.MarketSeries`)."""
 
     def __init__(self, symbol: str, *, max_bars: int = 3000, keep_prices_ms: int = 3_600_000) -> None:
         self.symbol = symbol

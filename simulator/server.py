@@ -28,7 +28,8 @@ from aiohttp import web
 
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, Authenticator, Security
 from simulator.errors import SimError
-from simulator.exchange import USER_STREAM, SimulatedExchange
+from simulator.exchange import SimulatedExchange
+from simulator.exchange_core import USER_STREAM
 from simulator.faults import Fault, FaultError, FaultPlan
 from simulator.listen_keys import ListenKeys
 from simulator.rate_limits import (

@@ -37,11 +37,11 @@ from core.errors import FatalError
 from executor.binance.endpoints import VENUE_DEFAULTS
 from executor.binance.market_streams import MarketStreams
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.bars import MINUTE_MS
 from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange
 from simulator.exchange_info import instruments_of
 from simulator.live_feed import LiveFeed, LiveSeries, bar_from_rest_row
-from simulator.market_data import MINUTE_MS
 from simulator.server import SimulatorServer
 from utils.clock import WallClock
 

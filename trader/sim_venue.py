@@ -15,13 +15,10 @@ from typing import Any
 
 from config.models import TraderConfig
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.data_dir import listed_symbols, replayable_symbols
 from simulator.engine_types import EngineConfig
-from simulator.exchange import (
-    SimulatedExchange,
-    listed_symbols,
-    paced_update_intervals,
-    replayable_symbols,
-)
+from simulator.exchange import SimulatedExchange
+from simulator.exchange_market import paced_update_intervals
 from simulator.server import SimulatorServer
 from utils.clock import ScaledClock
 

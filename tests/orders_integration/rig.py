@@ -349,7 +349,7 @@ async def _check_once(rig: Rig, symbols: tuple[str, ...]) -> None:
         on_venue = {o["clientOrderId"] for o in venue}
         for cid, row in rows.items():
             if row.symbol == symbol and cid not in on_venue:
-                assert row.state in ("CANCELED", "REJECTED", "LOST"), f"{cid} is {row.state} but not on the venue"
+                assert row.state in ("CANCELED", "REJECTED", "LOST"), f"{cid}: {row.state}, not on the venue"
 
         trades = await rig.probe.user_trades(symbol, start_time=0)
         venue_fills = sorted(

@@ -41,7 +41,8 @@ from executor.binance.stream_decoding import decode_user_payload
 from executor.in_process.gateway import InProcessGateway
 from executor.orders.manager import OrderManager
 from executor.venue_api import VenueOrder
-from simulator.exchange import USER_STREAM, SimulatedExchange
+from simulator.exchange import SimulatedExchange
+from simulator.exchange_core import USER_STREAM
 from utils.clock import ManualClock
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -10,11 +10,11 @@ import pytest
 
 from core.events import Candle, MarkPrice, Side
 from core.instruments import Instrument, parse_exchange_info
+from simulator.bars import MINUTE_MS
 from simulator.engine import MatchingEngine
 from simulator.engine_types import EngineConfig, NewOrder
 from simulator.errors import SimError
 from simulator.live_feed import LiveFeed, LiveSeries, bar_from_rest_row
-from simulator.market_data import MINUTE_MS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -16,7 +16,7 @@ import pytest
 from core.errors import FatalError
 from core.events import ExecutionReport, ExecutionType, OrderRequest, OrderType, Side, TimeInForce
 from executor.binance.user_stream import UserDataStream
-from simulator.market_data import MINUTE_MS
+from simulator.bars import MINUTE_MS
 from tests.paper.venues import (
     SLIPPAGE_BPS,
     SYMBOL,

@@ -26,7 +26,8 @@ from config.settings import Mode
 from executor.binance.endpoints import VenueEndpoints
 from executor.binance.gateway import Gateway
 from simulator.engine_types import EngineConfig
-from simulator.exchange import SimulatedExchange, paced_update_intervals
+from simulator.exchange import SimulatedExchange
+from simulator.exchange_market import paced_update_intervals
 from simulator.server import SimulatorServer
 from simulator.streams import StreamConnection
 from trader.paper_venue import PaperVenue, start_paper_venue

@@ -12,11 +12,13 @@ import pytest
 
 from core.events import Side
 from core.instruments import Instrument, parse_exchange_info
+from simulator.bars import DAY_MS, MINUTE_MS, Bar
 from simulator.engine import MatchingEngine
 from simulator.engine_types import EngineConfig, NewOrder
 from simulator.errors import SimError
-from simulator.market_data import DAY_MS, MINUTE_MS, Bar, KlineSeries, Replay
+from simulator.kline_files import KlineSeries
 from simulator.order_rules import parse_new_order
+from simulator.replay import Replay
 
 INFO = parse_exchange_info(
     json.loads((Path(__file__).resolve().parents[2] / "data" / "exchange_info.json").read_text())

@@ -15,7 +15,8 @@ from binance_sdk_derivatives_trading_usds_futures.rest_api import models as rest
 from binance_sdk_derivatives_trading_usds_futures.websocket_streams import models as ws
 
 from simulator.errors import SimError
-from simulator.exchange import USER_STREAM, SimulatedExchange
+from simulator.exchange import SimulatedExchange
+from simulator.exchange_core import USER_STREAM
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = Path("/work/shared/data/api_samples/nautilus_docs_derived/crate_futures")

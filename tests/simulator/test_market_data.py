@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.market_data import (
-    DAY_MS,
-    MINUTE_MS,
-    Bar,
-    KlineSeries,
-    Replay,
-    SyntheticSeries,
-    load_kline_csv,
-    path_price,
-    split_bar,
-)
+from simulator.bars import DAY_MS, MINUTE_MS, Bar, path_price, split_bar
+from simulator.kline_files import KlineSeries, load_kline_csv
+from simulator.replay import Replay
+from simulator.synthetic import SyntheticSeries
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "klines"
 ADA = DATA / "ADAUSDT_PERP_1m_2022-12-13_lean.csv"
