@@ -39,12 +39,13 @@ from core.instruments import Instrument
 from core.order_state import LIVE_STATES, OrderState
 from core.reconciliation import ReconcileResult
 from executor.orders import store as order_store
+from executor.orders.adoption import UnknownOrders
 from executor.orders.booking import FillBooker
 from executor.orders.context import OrderContext, OrderCounters, SessionRunner
 from executor.orders.funding import FundingBooker
 from executor.orders.intake import OrderIntake
 from executor.orders.positions import Position
-from executor.orders.reconcile import Reconciler, ReconcileReport, UnknownOrders
+from executor.orders.reconcile import Reconciler, ReconcileReport
 from executor.orders.registry import TrackedOrder
 from executor.orders.sender import OrderSender
 from executor.orders.ttl import TtlKeeper

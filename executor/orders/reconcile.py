@@ -30,23 +30,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import partial
-from typing import Literal
 
 import structlog
 
 from core import channels
 from core.bus import Bus
-from core.client_ids import PREFIX
 from core.errors import FatalError, GatewayError
-from core.events import OrderRequest, OrderType, TimeInForce
 from core.instruments import Instrument
 from core.order_state import LIVE_STATES, OrderState
 from core.reconciliation import ReconcileResult, ReconciliationFinished
 from executor.orders import store as order_store
+from executor.orders.adoption import OrderAdoption, UnknownOrders
 from executor.orders.booking import FillBooker
 from executor.orders.context import OrderContext, SessionRunner
 from executor.orders.funding import backfill_funding
-from executor.orders.progress import OrderProgress
 from executor.orders.reconcile_store import Difference, record_run
 from executor.orders.registry import TrackedOrder
 from executor.orders.venue_sync import (
@@ -64,9 +61,7 @@ _ZERO = Decimal(0)
 
 NEVER_REACHED = "never reached the venue"
 VENUE_MISSING = "the venue no longer knows this order"
-ADOPTED = "adopted from the venue: an order of this daemon the database did not know"
 SHORT_OF_FILLS_LOOKBACK_MS = 7 * 86_400_000  # finished orders this recent are checked for unbooked fills
-UnknownOrders = Literal["adopt", "cancel"]
 
 
 @dataclass(slots=True)
@@ -130,9 +125,7 @@ class Reconciler:
         self._ctx = ctx
         self._booker = booker
         self._settle_s = settle_seconds
-        self._unknown_orders = unknown_orders
-        self._strategy_for = strategy_for or {}
-        self._reported_foreign: set[str] = set()
+        self.adoption = OrderAdoption(ctx, booker, unknown_orders=unknown_orders, strategy_for=strategy_for)
         self.runs = 0
         self.last: ReconcileReport | None = None
         self.last_time: int | None = None
@@ -256,99 +249,23 @@ class Reconciler:
     async def _unknown_open_orders(self, report: ReconcileReport) -> None:
         ctx = self._ctx
         for venue in await with_retries(ctx.gateway.open_orders, ctx.wall):
-            known = await self._booker.lookup(venue.client_order_id)
-            if known is not None:
-                if known.state.is_terminal:
-                    # We hold it as finished (e.g. LOST) but the venue has it open: the venue wins.
-                    changed, _ = apply_venue_view(known, venue)
-                    if changed:
-                        ctx.registry.finished.pop(known.cid, None)
-                        ctx.registry.register(known)
-                        await ctx.persist(known)
-                        ctx.publish_order(known)
-                        report.differences.append(
-                            Difference(
-                                "order_status",
-                                known.symbol,
-                                known.cid,
-                                "finished",
-                                venue.status.value,
-                                "reopened: the venue has it open",
-                            )
-                        )
+            found = await self.adoption.check(venue)
+            if found is None:
                 continue
-            if not venue.client_order_id.startswith(PREFIX):
+            kind, action = found
+            if kind == "order_foreign":
                 report.foreign += 1
-                if venue.client_order_id not in self._reported_foreign:
-                    self._reported_foreign.add(venue.client_order_id)
-                    _log.warning(
-                        "reconcile.foreign_order", symbol=venue.symbol, client_order_id=venue.client_order_id
-                    )
-                    report.differences.append(
-                        Difference(
-                            "order_foreign",
-                            venue.symbol,
-                            venue.client_order_id,
-                            "",
-                            venue.status.value,
-                            "another client's order: left alone",
-                        )
-                    )
-                continue
-            if self._unknown_orders == "cancel":
-                await ctx.gateway.cancel_order(venue.symbol, venue.client_order_id)
+            elif kind == "order_unknown" and "cancelled" in action:
                 report.cancelled_unknown += 1
-                action = "cancelled (reconcile.unknown_orders: cancel)"
-            else:
-                await self.adopt(venue)
+            elif kind == "order_unknown":
                 report.adopted += 1
-                action = "adopted with its fills"
-            _log.warning("reconcile.unknown_order", client_order_id=venue.client_order_id, action=action)
             report.differences.append(
-                Difference(
-                    "order_unknown",
-                    venue.symbol,
-                    venue.client_order_id,
-                    "not in the database",
-                    venue.status.value,
-                    action,
-                )
+                Difference(kind, venue.symbol, venue.client_order_id, "", venue.status.value, action)
             )
 
     async def adopt(self, venue: VenueOrder) -> TrackedOrder:
         """Store and track an order of ours that the venue has and the database does not."""
-        ctx = self._ctx
-        request = OrderRequest(
-            client_order_id=venue.client_order_id,
-            symbol=venue.symbol,
-            strategy=self._strategy_for.get(venue.symbol, ""),
-            side=venue.side,
-            order_type=OrderType(venue.order_type)
-            if venue.order_type in OrderType.__members__
-            else OrderType.LIMIT,
-            quantity=venue.orig_qty,
-            created_time=venue.update_time,
-            price=venue.price if venue.price > _ZERO else None,
-            time_in_force=TimeInForce(venue.time_in_force) if venue.order_type == "LIMIT" else None,
-            reduce_only=venue.reduce_only,
-        )
-        order = TrackedOrder(
-            request=request,
-            progress=OrderProgress(OrderState.PENDING_NEW, request.quantity),
-            created_time=request.created_time,
-            expire_time=None,
-            reason=ADOPTED,
-        )
-        now = ctx.clock.now_ms()
-        await ctx.db.run(
-            lambda s: order_store.insert_order(s, request, OrderState.PENDING_NEW, now=now, reason=ADOPTED)
-        )
-        order.progress.on_venue_order(venue)
-        ctx.registry.register(order)
-        await ctx.persist(order)
-        ctx.publish_order(order)
-        ctx.registry.retire_if_done(order)
-        return order
+        return await self.adoption.adopt(venue)
 
     # --- 3. fills and funding ---------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from core.instruments import Instrument
 from core.reconciliation import ReconciliationFinished
 from database.engine import Database
 from executor.risk.decision_store import load_restored, store_decisions
+from executor.risk.entry_pauses import EntryPauses
 from executor.risk.kill_switch import HaltState
 from executor.risk.rules import (
     Reason,
@@ -102,10 +103,7 @@ class RiskGate:
         self._orders: Subscription = bus.subscribe(channels.ORDER_UPDATE, name="risk.orders")
         self._positions: Subscription = bus.subscribe(channels.POSITION_UPDATE, name="risk.positions")
         self._reconciliations = bus.subscribe(channels.RECONCILIATION, name="risk.reconciliation")
-        # Entries wait for the first successful reconciliation after start (the daemon asks for it);
-        # a symbol whose position differed for no known reason waits for a clean run.
-        self._reconciled = not wait_for_reconciliation
-        self._mismatched: dict[str, str] = {}
+        self.pauses = EntryPauses(wait_for_reconciliation=wait_for_reconciliation)
         self._accepted_ids: set[str] = set()
         self._unwritten: list[RiskDecision] = []
         self._local_halts: dict[str, SymbolHalt] = {}  # issued here, not yet in the control table
@@ -224,24 +222,8 @@ class RiskGate:
             self.state.on_mark(event)
 
     def _on_reconciliation(self, event: object) -> None:
-        if not isinstance(event, ReconciliationFinished) or not event.result.succeeded:
-            return  # a failed run changes nothing: what was paused stays paused
-        if not self._reconciled:
-            _log.info("risk.entries_open", reason="first successful reconciliation")
-        self._reconciled = True
-        self._mismatched = {
-            symbol: f"position differed from the venue's at {event.event_time} ({event.trigger})"
-            for symbol in event.mismatched_symbols
-        }
-        for symbol in event.mismatched_symbols:
-            _log.warning("risk.symbol_paused", symbol=symbol, reason="reconciliation_mismatch")
-
-    def entry_pause(self, symbol: str) -> tuple[Reason, str] | None:
-        """Why entries of `symbol` wait for reconciliation, or None."""
-        if not self._reconciled:
-            return Reason.NOT_RECONCILED, "waiting for the first successful reconciliation with the venue"
-        detail = self._mismatched.get(symbol)
-        return (Reason.RECONCILIATION_MISMATCH, detail) if detail is not None else None
+        if isinstance(event, ReconciliationFinished):
+            self.pauses.on_reconciliation(event)
 
     def _on_order_update(self, event: object) -> None:
         if isinstance(event, OrderUpdate):
@@ -336,7 +318,7 @@ class RiskGate:
         symbol = signal.symbol
         if signal.action is SignalAction.CLOSE:
             return evaluate_close(signal, self.state.position_qty(symbol), self.state.closing_qty(symbol))
-        pause = self.entry_pause(symbol)
+        pause = self.pauses.pause_of(symbol)
         if pause is not None:
             return Verdict(pause[0], {"detail": pause[1]})
         instrument = self._instruments.get(symbol)

@@ -57,7 +57,7 @@ async def test_with_unknown_orders_cancel_an_unknown_order_of_ours_is_cancelled(
     async with order_rig(db, start_manager=False) as rig:
         cid = client_order_id_for("lost-database:2")
         await rig.probe.place_order(rig.request(cid, Side.SELL, "10", price=_resting_price(rig, Side.SELL)))
-        rig.manager.reconciler._unknown_orders = "cancel"
+        rig.manager.reconciler.adoption.unknown_orders = "cancel"
         await rig.start_manager()
         assert rig.manager.reconciler.last is not None
         assert rig.manager.reconciler.last.cancelled_unknown == 1
