@@ -12,6 +12,7 @@ sees (a duplicate symbol) carries that deeper path in its context under `at`.
 from __future__ import annotations
 
 import re
+import socket
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -83,6 +84,7 @@ NonNegativeDecimal = Annotated[_Num, AfterValidator(_not_negative)]
 Fraction = Annotated[_Num, AfterValidator(_fraction)]
 PositiveInt = Annotated[int, BeforeValidator(_whole), Field(gt=0)]
 NonNegativeInt = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
+InstanceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 PositiveSeconds = Annotated[float, BeforeValidator(_real), Field(gt=0, allow_inf_nan=False)]
 
 
@@ -223,6 +225,8 @@ class TraderConfig(_Model):
     """The whole YAML file."""
 
     mode: Mode = Mode.SIM
+    # This daemon's name in the heartbeat, `status` and alerts (default: the host name).
+    instance_id: InstanceId | None = None
     engine: EngineConfig = Field(default_factory=EngineConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
@@ -255,6 +259,11 @@ class TraderConfig(_Model):
                 limits = self.risk.model_copy(update=override)
             self._limits[entry.symbol] = limits
         return self
+
+    @property
+    def instance_name(self) -> str:
+        """`instance_id`, or the host name when it is not set."""
+        return self.instance_id or socket.gethostname() or "trader"
 
     def risk_for(self, symbol: str) -> RiskLimits:
         """The effective limits of `symbol`: global ones with the symbol's overrides applied.

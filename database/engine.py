@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from database.models import CandleRow
@@ -149,6 +150,9 @@ class Database:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="trader-db")
         self._closed = False
         self._close_lock = threading.Lock()
+        # Health for the heartbeat: the last call's duration and whether the database answered.
+        self.last_latency_ms: float | None = None
+        self.last_error: str | None = None
 
     def __repr__(self) -> str:
         return f"Database({redacted(self.url)!r})"
@@ -163,14 +167,27 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     def _call(self, fn: Callable[[Session], T]) -> T:
+        started = time.perf_counter()
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 result = fn(session)
                 session.commit()
+            except OperationalError as exc:
+                # The database itself failed (locked, gone, disk full): not the caller's logic.
+                session.rollback()
+                self.last_error = f"{type(exc).__name__}: {str(exc.orig)[:200]}"
+                raise
             except BaseException:
                 session.rollback()
                 raise
+            self.last_latency_ms = (time.perf_counter() - started) * 1000
+            self.last_error = None
             return result
+
+    @property
+    def ok(self) -> bool:
+        """False while the last call failed because of the database itself."""
+        return self.last_error is None
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` on the database thread, commit, and return its result.

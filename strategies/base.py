@@ -223,6 +223,16 @@ class Strategy(ABC):
         """The task is ending (shutdown or removal); no more hooks follow."""
         return None
 
+    def entry_blocks(self, now_ms: int) -> list[tuple[str, str, int | None]]:
+        """The strategy's own reasons it would not enter now: (reason, detail, until ms or None).
+
+        The base class knows one: the symbol was removed from the configuration. A strategy with a
+        guard of its own (a volatility guard, a cool-down) adds it, so the heartbeat can say why.
+        """
+        if not self.entries_enabled:
+            return [("symbol_removed", "removed from the configuration: exits only", None)]
+        return []
+
     # --- the position, as learned from the executor --------------------------------------------------
 
     @property

@@ -301,6 +301,11 @@ class StrategyRunner:
 
     # --- heartbeat ----------------------------------------------------------------------------------
 
+    @property
+    def last_closed_open_time(self) -> int | None:
+        """Open time of the newest closed candle the strategy has seen (None before the first)."""
+        return self._last_closed_open_time if self._last_closed_open_time >= 0 else None
+
     def _counters(self) -> dict[str, Any]:
         return {
             "events": self.events,

@@ -330,6 +330,15 @@ class VwapStrategy(Strategy):
             event_time=now,
         )
 
+    def entry_blocks(self, now_ms: int) -> list[tuple[str, str, int | None]]:
+        """The base class's reasons, plus the volatility guard while it is active."""
+        blocks = super().entry_blocks(now_ms)
+        if self._guard.active(now_ms):
+            window = self._p.volatility_window_seconds
+            detail = f"price range {self._guard.reading * 100:.2f}% over {window:g}s"
+            blocks.append(("volatility_guard", detail, self._guard.until_ms))
+        return blocks
+
     def _position_changed(self) -> None:
         self._refresh_exits()
 

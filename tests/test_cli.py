@@ -103,7 +103,9 @@ def test_environment_mode_override_is_shown(run_trader: Run) -> None:
 
 
 def test_unresolved_1password_reference_is_shown_as_a_reference(run_trader: Run) -> None:
-    result = run_trader("config", "check", "--config", str(SHIPPED), TRADER_API_SECRET="op://Trading/Binance/secret")
+    result = run_trader(
+        "config", "check", "--config", str(SHIPPED), TRADER_API_SECRET="op://Trading/Binance/secret"
+    )
     assert result.returncode == 0, result.stderr
     report = yaml.safe_load(result.stdout)
     assert report["settings"]["TRADER_API_SECRET"] == (
@@ -222,15 +224,15 @@ def test_live_with_opt_in_but_no_keys_is_a_config_error(run_trader: Run) -> None
 def test_runtime_failure_is_one_line_and_the_traceback_goes_to_the_log(
     run_trader: Run, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
+    blocker = tmp_path / "a-folder.db"
+    blocker.mkdir()
     result = run_trader(
         "run",
         "--config",
         str(SHIPPED),
         "--duration",
         "1",
-        TRADER_DATABASE_URL=f"sqlite:///{blocker}/trader.db",  # its folder cannot be created
+        TRADER_DATABASE_URL=f"sqlite:///{blocker}",  # a folder where the database file should be
         TRADER_API_SECRET=API_SECRET,
     )
     assert result.returncode == 1
@@ -241,6 +243,22 @@ def test_runtime_failure_is_one_line_and_the_traceback_goes_to_the_log(
     assert "Traceback (most recent call last)" in log
     assert "cli.failed" in log
     assert API_SECRET not in log + result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("variable", ["TRADER_STATUS_DIR", "TRADER_LOG_DIR", "TRADER_DATABASE_URL"])
+def test_a_folder_the_daemon_cannot_write_is_one_line_and_exit_2(
+    run_trader: Run, tmp_path: Path, variable: str
+) -> None:
+    """Issue 12.8: found at start-up, not by a stream of errors while the daemon runs."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    folder = blocker / "sub"  # cannot be created: its parent is a file
+    value = f"sqlite:///{folder}/trader.db" if variable == "TRADER_DATABASE_URL" else str(folder)
+    result = run_trader("run", "--config", str(SHIPPED), "--duration", "1", **{variable: value})
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert line.startswith(f"environment: {variable}: {folder} is not writable"), line
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_duration_is_a_usage_error(run_trader: Run) -> None:

@@ -1,15 +1,16 @@
 """The daemon's composition root: the one place that builds every component and wires the channels.
 
 Start-up order (each step needs the previous one):
- 1. database migrated to head; the venue (in sim mode the simulator, started in-process on loopback);
- 2. the gateway: server time, exchangeInfo (every configured symbol must exist), one-way position mode,
-    leverage;
+ 1. the folders it writes to are checked, the database migrated to head and watched; the venue
+    started (in sim mode the simulator, in-process on loopback); the heartbeat starts writing;
+ 2. the gateway: server time, exchangeInfo (every configured symbol must exist), one-way position
+    mode, leverage — a venue that is briefly down is retried for a minute, then one line, exit 1;
  3. the tasks, consumers before producers, so no event is published to nobody:
 
     user-data stream ──▶ account.execution / account.update ──▶ OrderManager ──▶ order.update,
-                                                                    ▲            position.update
-    market streams ──▶ MarketDataService ──▶ market.<SYMBOL> ──▶ StrategyRunner (one per symbol)
-                                                                    │
+                                                                    ▲            position.update,
+    market streams ──▶ MarketDataService ──▶ market.<SYMBOL> ──▶ StrategyRunner   reconciliation
+                                                                    │ (one per symbol)
                                    signal.<SYMBOL> ──▶ RiskGate ──▶ order.request
                                    (AuditRecorder stores signals, guard events)
 
@@ -18,7 +19,9 @@ Start-up order (each step needs the previous one):
     positions checked), then every `reconcile.interval_seconds` and after a user-stream reset; the
     risk gate lets no entry through until the first reconciliation succeeded.
 
-Shutdown runs in reverse: producers stop first, then the consumers drain, then the venue and the DB.
+Shutdown (`shutdown.py`): on SIGINT / SIGTERM entries stop, resting entry orders are cancelled,
+protective exits stand, producers stop, then consumers drain and the database is flushed, the last
+heartbeat says `stopped`; a second signal exits at once.
 """
 
 from __future__ import annotations
@@ -28,23 +31,22 @@ import contextlib
 import signal
 from collections.abc import Coroutine
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import SecretStr
 
 from config.loader import effective_mode
 from config.models import SymbolConfig, TraderConfig
-from config.settings import Mode, Settings
-from core import channels
+from config.settings import Settings
+from core import __version__, channels
 from core.bus import Bus
-from core.errors import ConfigError, DaemonFailed, FatalError, GatewayError
+from core.errors import ConfigError, DaemonFailed, FatalError
 from core.events import AccountUpdate, ExecutionReport, UserStreamReset
 from core.instruments import Instrument
 from database import migrate
 from database.engine import Database
-from executor.binance.endpoints import VenueEndpoints, endpoints_for
 from executor.binance.gateway import Gateway
 from executor.binance.market_streams import MarketStreams
 from executor.binance.user_stream import UserDataStream
@@ -54,12 +56,18 @@ from executor.risk.kill_switch import KillSwitchWatcher
 from strategies.registry import get_strategy
 from strategies.runner import StrategyRunner
 from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
-from trader.config_watch import ConfigWatcher, diff_symbols
-from trader.heartbeat import Heartbeat
+from trader.config_watch import ConfigWatcher
+from trader.error_memory import LastErrorHandler
+from trader.heartbeat import DaemonState, Heartbeat
+from trader.live_config import LiveConfig
 from trader.market_data import MarketDataService
-from trader.paper_venue import PaperVenue, start_paper_venue
-from trader.sim_venue import SimVenue, start_sim_venue
-from utils.clock import Clock, ScaledClock, WallClock
+from trader.paper_venue import PaperVenue
+from trader.preflight import DatabaseFileWatch, check_writable_folders, with_startup_retries
+from trader.shutdown import Shutdown
+from trader.sim_venue import SimVenue
+from trader.status_sections import DaemonStatus
+from trader.venue_start import StartedVenue, start_venue
+from utils.clock import Clock, WallClock
 
 _log = structlog.get_logger(__name__)
 
@@ -69,50 +77,89 @@ class Daemon:
 
     def __init__(self, settings: Settings, config: TraderConfig, *, config_path: Path) -> None:
         self.settings = settings
-        self.config = config
+        self._config = config
         self.config_path = config_path
         self.mode = effective_mode(settings, config)
+        self.instance_id = config.instance_name
         self.bus = Bus()
         self.clock: Clock = WallClock()
         self.exit_code = 0
         self.failure: str | None = None
         self._stop = asyncio.Event()
+        self._signals = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: dict[str, StrategyRunner] = {}
         self._runner_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._venue: StartedVenue | None = None
         self._sim: SimVenue | None = None
-        self._heartbeat: Heartbeat | None = None
         self._paper: PaperVenue | None = None
-        self._user_stream_url: str | None = None
         self._db: Database | None = None
         self._gateway: Gateway | None = None
         self._streams: MarketStreams | None = None
         self._user_stream: UserDataStream | None = None
         self._instruments: dict[str, Instrument] = {}
+        self._errors = LastErrorHandler()
+        self._live: LiveConfig | None = None
+        self.status: DaemonStatus | None = None
+        self.heartbeat: Heartbeat | None = None
+        self.order_manager: OrderManager | None = None
+        self.risk_gate: RiskGate | None = None
+        self._db_watch: DatabaseFileWatch | None = None
+
+    @property
+    def config(self) -> TraderConfig:
+        """The configuration in force (live edits included)."""
+        return self._live.config if self._live is not None else self._config
 
     # --- life cycle -------------------------------------------------------------------------------
 
     async def run(self, duration: float | None = None) -> int:
-        """Start everything, run until stopped (signal, duration or a fatal error), stop cleanly."""
+        """Start everything, run until stopped (signal, duration or a failure), stop cleanly."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.request_stop, sig.name)
+            loop.add_signal_handler(sig, self._on_signal, sig.name)
+        self._errors.install()
         try:
-            await self.start()
-            if duration is not None:
-                self._spawn("duration", self._stop_after(duration))
-            await self._stop.wait()
+            # A signal during a long start-up (a venue being retried) stops it too.
+            starting = asyncio.create_task(self.start(), name="start")
+            stopped = asyncio.create_task(self._stop.wait(), name="stop.wait")
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+            else:
+                starting.result()  # raise what made start-up fail
+                if duration is not None:
+                    self._spawn("duration", self._stop_after(duration))
+                await stopped
         except ConfigError:
             raise
         except FatalError as exc:
             _log.error("daemon.fatal", error=str(exc))
             self.exit_code = 1
             self.failure = f"the venue refused us: {exc}"
+        except DaemonFailed as exc:
+            _log.error("daemon.start_failed", error=str(exc))
+            self.exit_code = 1
+            self.failure = str(exc)
         finally:
-            await self.stop()
+            await self.stop(immediate=self._signals > 1)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            self._errors.uninstall()
         return self.exit_code
+
+    async def stop(self, *, immediate: bool = False) -> None:
+        """Stop everything (`shutdown.py`): gracefully, or at once."""
+        await Shutdown(self).run(immediate=immediate)
+
+    def _on_signal(self, name: str) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            self.request_stop(name)
+        else:
+            _log.warning("daemon.stopping_now", reason=f"second {name}")
+            Shutdown.hurry()
 
     def request_stop(self, reason: str = "requested") -> None:
         """Begin a graceful shutdown."""
@@ -120,41 +167,63 @@ class Daemon:
             _log.info("daemon.stopping", reason=reason)
         self._stop.set()
 
+    def fail(self, message: str) -> None:
+        """Stop because something failed: exit code 1 and `message` as the one line."""
+        self.exit_code = 1
+        self.failure = self.failure or message
+        self.request_stop(message)
+
     async def start(self) -> None:
-        """Steps 1-4 of the module docstring."""
+        """The start-up steps of the module docstring."""
         settings, config = self.settings, self.config
+        check_writable_folders(settings)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         self._db = db = Database(settings.database_url)
-        endpoints = await self._venue()
-        self.heartbeat = self._heartbeat = Heartbeat(
+        self._db_watch = DatabaseFileWatch(settings.database_url)
+        self._venue = venue = await start_venue(settings, config, self.mode)
+        self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
+        endpoints = venue.endpoints
+        self.heartbeat = heartbeat = Heartbeat(
             settings.status_dir / "heartbeat.json",
             self.clock,
             interval_s=float(config.engine.heartbeat_seconds),
             mode=self.mode.value,
+            instance_id=self.instance_id,
+            version=__version__,
         )
-        self.heartbeat.register("bus", self.bus.stats)
+        heartbeat.register("bus", self.bus.stats)
+        self._spawn("heartbeat", heartbeat.run())
         if self._paper is not None:
-            self.heartbeat.register("paper", self._paper.status)
+            heartbeat.register("paper", self._paper.status)
         self._gateway = gateway = Gateway(endpoints, self.clock)
-        await gateway.start()
-        info = await gateway.exchange_info()
+        await with_startup_retries(gateway.start, "connecting to the venue")
+        info = await with_startup_retries(gateway.exchange_info, "reading exchangeInfo")
         missing = [s.symbol for s in config.symbols if s.symbol not in info.instruments]
         if missing:
             raise ConfigError(
                 str(self.config_path), "symbols", f"not traded on this venue: {', '.join(missing)}"
             )
         self._instruments = dict(info.instruments)
-        if await gateway.dual_side_position():
+        if await with_startup_retries(gateway.dual_side_position, "reading the position mode"):
             raise FatalError("the account is in hedge mode; switch it to one-way mode (trader needs it)")
         for symbol_config in config.symbols:
-            await gateway.set_leverage(symbol_config.symbol, config.engine.leverage)
-
-        balances = await gateway.balances()
+            symbol = symbol_config.symbol
+            await with_startup_retries(
+                partial(gateway.set_leverage, symbol, config.engine.leverage),
+                f"setting the leverage of {symbol}",
+            )
+        balances = await with_startup_retries(gateway.balances, "reading the balances")
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
+        await self._start_components(db, gateway, equity)
+        heartbeat.set_state(DaemonState.RUNNING)
+        _log.info("daemon.started", mode=self.mode.value, symbols=[s.symbol for s in config.symbols])
 
-        # Consumers first: order manager, risk gate, audit, then strategies, then the streams.
-        speed = self.clock.speed if isinstance(self.clock, ScaledClock) else 1.0
-        self.order_manager = OrderManager(
+    async def _start_components(self, db: Database, gateway: Gateway, equity: Decimal) -> None:
+        """Consumers first (order manager, risk gate, audit), then strategies, then the streams."""
+        config = self.config
+        assert self._venue is not None and self.heartbeat is not None
+        speed = self.clock.speed
+        self.order_manager = orders = OrderManager(
             gateway,
             db,
             self.bus,
@@ -168,8 +237,8 @@ class Daemon:
             unknown_orders=config.reconcile.unknown_orders,
             strategy_for={s.symbol: s.strategy for s in config.symbols},
         )
-        self._spawn("order_manager", self.order_manager.run())
-        self.risk_gate = RiskGate(
+        self._spawn("order_manager", orders.run())
+        self.risk_gate = risk = RiskGate(
             self.bus,
             self.clock,
             db,
@@ -178,11 +247,9 @@ class Daemon:
             starting_equity=equity,
             wait_for_reconciliation=True,  # the order manager reconciles first; entries wait for it
         )
-        self._spawn("risk_gate", self.risk_gate.run())
-        self.kill_switch = KillSwitchWatcher(db, self.risk_gate)
-        self._spawn("kill_switch", self.kill_switch.run())
-        self.audit = AuditRecorder(self.bus, db)
-        self._spawn("audit", self.audit.run())
+        self._spawn("risk_gate", risk.run())
+        self._spawn("kill_switch", KillSwitchWatcher(db, risk).run())
+        self._spawn("audit", AuditRecorder(self.bus, db).run())
         self._spawn("trade_log", TradeLog(self.bus).run())
 
         self.market_data = MarketDataService(gateway, db, self.bus, self.clock)
@@ -191,84 +258,91 @@ class Daemon:
         for symbol_config in config.symbols:
             await self._start_strategy(symbol_config)
 
-        self._streams = MarketStreams(endpoints.stream_url, self.clock, self.market_data.sink)
+        self._streams = MarketStreams(self._venue.endpoints.stream_url, self.clock, self.market_data.sink)
         self._streams.on_reconnect(self.market_data.request_backfill)
         await self._streams.start([s.symbol for s in config.symbols])
         self._user_stream = UserDataStream(
-            gateway, self._user_stream_url or endpoints.stream_url, self.clock, self._on_account_event
+            gateway, self._venue.user_stream_url, self.clock, self._on_account_event
         )
         await self._user_stream.start()
 
-        self.watcher = ConfigWatcher(self.config_path, self.apply_config)
+        self._live = LiveConfig(
+            config,
+            self.config_path,
+            gateway=gateway,
+            instruments=self._instruments,
+            risk_gate=risk,
+            runners=self._runners,
+            start_strategy=self._start_strategy,
+            streams=self._streams,
+            paper=self._paper,
+        )
+        self.watcher = ConfigWatcher(self.config_path, self._live.apply)
         await self.watcher.prime()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             self.watcher.install_sighup()
         self._spawn("config_watch", self.watcher.run())
-        self._register_status()
-        self.heartbeat.set_state("running")
-        self._spawn("heartbeat", self.heartbeat.run())
-        _log.info("daemon.started", mode=self.mode.value, symbols=[s.symbol for s in config.symbols])
+        self._register_status(db, orders, risk)
 
-    async def stop(self) -> None:
-        """Stop producers, then consumers, then the venue and the database."""
-        heartbeat = self._heartbeat
-        if heartbeat is not None:
-            heartbeat.set_state("stopping")
-        for closer in (self._streams, self._user_stream):
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer.stop()
-        for task in [*self._runner_tasks.values(), *reversed(self._tasks)]:
-            task.cancel()
-        await asyncio.gather(*self._runner_tasks.values(), *self._tasks, return_exceptions=True)
-        if heartbeat is not None:
-            heartbeat.set_state("stopped")
-            with contextlib.suppress(Exception):
-                await heartbeat.write()
-        if self._gateway is not None:
-            await self._gateway.close()
+    def _register_status(self, db: Database, orders: OrderManager, risk: RiskGate) -> None:
+        beat = self.heartbeat
+        assert beat is not None
+        self.status = status = DaemonStatus(
+            config=lambda: self.config,
+            clock=self.clock,
+            db=db,
+            order_manager=orders,
+            risk_gate=risk,
+            runners=self._runners,
+            streams=self._streams,
+            user_stream=self._user_stream,
+            errors=self._errors,
+            fatal=lambda: self.failure,
+        )
+        status.register(beat)
+        beat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
+        beat.register("risk", risk.status)
+        beat.register("orders", orders.status)
+        beat.register(
+            "market_data",
+            lambda: {
+                "candles_stored": self.market_data.candles_stored,
+                "candles_backfilled": self.market_data.candles_backfilled,
+                "gaps_detected": self.market_data.gaps_detected,
+            },
+        )
+        beat.register("config", self.watcher.status)
+        beat.register("gateway", self._gateway.status if self._gateway is not None else dict)
         if self._sim is not None:
-            await self._sim.stop()
-        if self._paper is not None:
-            await self._paper.stop()
-        if self._db is not None:
-            self._db.close()
-        _log.info("daemon.stopped", exit_code=self.exit_code)
+            beat.register("simulator", self._sim.status)
+        self._spawn("status_refresh", self._refresh_status())
 
-    # --- pieces -----------------------------------------------------------------------------------
+    async def _refresh_status(self) -> None:
+        """On the heartbeat's cadence: today's PnL from the database, and the database file itself."""
+        assert self.status is not None and self.heartbeat is not None
+        while True:
+            problem = self._db_watch.problem() if self._db_watch is not None else None
+            if problem is not None and self.status.database_problem is None:
+                await self._database_lost(problem)
+            elif problem is None:
+                with contextlib.suppress(Exception):
+                    await self.status.refresh_pnl()
+            await asyncio.sleep(self.heartbeat.interval_s)
 
-    async def _venue(self) -> VenueEndpoints:
-        """Endpoints of the configured venue; in sim mode without URL overrides, start a simulator."""
-        settings = self.settings
-        if self.mode is Mode.PAPER:
-            # Market data from the public stream; orders, account and klines at a local simulator
-            # that fills at the public prices. Nothing is ever sent to Binance.
-            self._paper = paper = await start_paper_venue(self.config, settings)
-            self.clock = paper.clock
-            self._user_stream_url = paper.user_stream_url
-            return VenueEndpoints(
-                mode=Mode.PAPER,
-                rest_url=paper.rest_url,
-                stream_url=paper.stream_url,
-                api_key=SecretStr(paper.api_key),
-                api_secret=SecretStr(paper.api_secret),
-            )
-        overridden = settings.rest_url is not None or settings.stream_url is not None
-        if self.mode is Mode.SIM and not overridden:
-            self._sim = sim = await start_sim_venue(self.config)
-            self.clock = sim.clock
-            return VenueEndpoints(
-                mode=Mode.SIM,
-                rest_url=sim.rest_url,
-                stream_url=sim.stream_url,
-                api_key=SecretStr(sim.api_key),
-                api_secret=SecretStr(sim.api_secret),
-            )
-        return endpoints_for(settings, mode=self.mode)
+    async def _database_lost(self, problem: str) -> None:
+        """The database file was deleted or replaced: no new positions, save what the open
+        connection still holds, then stop with one line (exit 1)."""
+        assert self.status is not None and self._db is not None and self._db_watch is not None
+        self.status.database_problem = problem
+        if self.risk_gate is not None:
+            self.risk_gate.pauses.pause_all("database", problem)
+        _log.critical("daemon.database_lost", problem=problem)
+        saved = await self._db.run(self._db_watch.save_copy)
+        where = f"; what it held is saved in {saved}" if saved is not None else ""
+        self.fail(f"{problem}{where}")
 
     async def _start_strategy(self, symbol_config: SymbolConfig) -> None:
         """Warm up, build and start the strategy task of one symbol."""
-        assert self._db is not None
         strategy_cls = get_strategy(symbol_config.strategy)
         params = symbol_config.validated_params
         strategy = strategy_cls(
@@ -289,85 +363,6 @@ class Daemon:
         else:
             self.bus.publish(channels.ACCOUNT_UPDATE, event)
 
-    async def apply_config(self, new: TraderConfig) -> None:
-        """Apply a validated configuration edit without a restart."""
-        changes = diff_symbols(self.config, new)
-        old = self.config
-        self.config = new
-        self.risk_gate.update_limits(new.risk_for)
-        if self._paper is not None:
-            await self._list_on_paper_venue([s for s in changes.added if s not in self._instruments])
-        for symbol in changes.added:
-            if symbol not in self._instruments:
-                _log.error("config.symbol_unknown", symbol=symbol, hint="not traded on this venue")
-                continue
-            symbol_config = next(s for s in new.symbols if s.symbol == symbol)
-            runner = self._runners.get(symbol)
-            if runner is not None:  # re-added after a removal: open entries again
-                runner.strategy.entries_enabled = True
-                runner.strategy.update_params(symbol_config.validated_params)
-                continue
-            assert self._gateway is not None
-            await self._gateway.set_leverage(symbol, new.engine.leverage)
-            await self._start_strategy(symbol_config)
-            if self._streams is not None:
-                await self._streams.add_symbols([symbol])
-        for symbol in changes.removed:
-            runner = self._runners.get(symbol)
-            if runner is not None:
-                # Keep the task: it still manages the exit of an open position.
-                runner.strategy.entries_enabled = False
-        for symbol in changes.changed:
-            symbol_config = next(s for s in new.symbols if s.symbol == symbol)
-            runner = self._runners.get(symbol)
-            if runner is not None:
-                runner.strategy.update_params(symbol_config.validated_params)
-                runner.strategy.order_notional = symbol_config.order_notional_usdt
-        _log.info(
-            "config.applied",
-            added=list(changes.added),
-            removed=list(changes.removed),
-            changed=list(changes.changed),
-            previous_symbols=[s.symbol for s in old.symbols],
-        )
-
-    async def _list_on_paper_venue(self, symbols: list[str]) -> None:
-        """Paper mode lists only the configured symbols: list the added ones, then learn their rules.
-
-        The order manager and the risk gate share `self._instruments`, so they see them at once."""
-        assert self._paper is not None and self._gateway is not None
-        if not symbols:
-            return
-        try:
-            if await self._paper.add_symbols(symbols):
-                info = await self._gateway.exchange_info()
-                self._instruments.update(info.instruments)
-        except GatewayError as exc:  # the edit stays; these symbols just do not start
-            _log.error("config.symbols_unavailable", symbols=symbols, error=str(exc))
-
-    def _register_status(self) -> None:
-        beat = self.heartbeat
-        if self._streams is not None:
-            streams = self._streams
-            beat.register("streams", lambda: [s.as_dict() for s in streams.status()])
-        if self._user_stream is not None:
-            user_stream = self._user_stream
-            beat.register("user_stream", lambda: [s.as_dict() for s in user_stream.status()])
-        beat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
-        beat.register("risk", self.risk_gate.status)
-        beat.register("orders", self.order_manager.status)
-        beat.register(
-            "market_data",
-            lambda: {
-                "candles_stored": self.market_data.candles_stored,
-                "candles_backfilled": self.market_data.candles_backfilled,
-                "gaps_detected": self.market_data.gaps_detected,
-            },
-        )
-        beat.register("config", self.watcher.status)
-        if self._sim is not None:
-            beat.register("simulator", self._sim.status)
-
     def _spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._task_done)
@@ -382,11 +377,10 @@ class Daemon:
             return
         # A component died: never trade on with a piece missing. Stop, exit non-zero, let the
         # service manager restart us; state recovery at start-up makes that safe.
-        _log.error("daemon.task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}",
-                   exc_info=exc)
-        self.exit_code = 1
-        self.failure = f"{task.get_name()} failed: {type(exc).__name__}: {exc}"
-        self.request_stop(f"task {task.get_name()} failed")
+        _log.error(
+            "daemon.task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc
+        )
+        self.fail(f"{task.get_name()} failed: {type(exc).__name__}: {exc}")
 
     async def _stop_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -162,6 +162,9 @@ def _add_run(sub: _SubParsers) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Load and check everything, then run the daemon; returns its exit code."""
     settings = load_settings()
+    from trader.preflight import check_writable_folders
+
+    check_writable_folders(settings)  # before logging, which needs one of them
     _start_logging(settings)
     path = _config_path(args.config, settings)
     config = load_config(path)

@@ -108,8 +108,14 @@ class ConfigWatcher:
             self.last_error = exc.line()
             _log.error("config.reload_rejected", error=exc.line(), kept="running configuration")
             return False
+        try:
+            await self._apply(new_config)  # may still refuse it (a symbol the venue does not trade)
+        except ConfigError as exc:
+            self.rejected += 1
+            self.last_error = exc.line()
+            _log.error("config.reload_rejected", error=exc.line(), kept="running configuration")
+            return False
         self.last_error = None
-        await self._apply(new_config)
         self.reloads += 1
         _log.info("config.reloaded", path=str(self._path))
         return True

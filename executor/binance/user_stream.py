@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -76,6 +77,7 @@ class UserDataStream:
         self.keepalive_s = keepalive_s
         self.retry_s = retry_s
         self.listen_key: str | None = None
+        self._key_since: float | None = None  # monotonic time the key was created or last kept alive
         self.resets = 0
         self.renewals = 0
         self.sink_failures = 0
@@ -116,6 +118,12 @@ class UserDataStream:
         """The socket's state for the heartbeat."""
         return [self._conn.status()]
 
+    def listen_key_age_s(self) -> float | None:
+        """Seconds since the listenKey was created or last kept alive (None without a key)."""
+        if self.listen_key is None or self._key_since is None:
+            return None
+        return round(time.monotonic() - self._key_since, 1)
+
     @property
     def connection(self) -> SupervisedConnection:
         """The supervised socket (for tests and the doctor)."""
@@ -131,6 +139,7 @@ class UserDataStream:
                 self.renewals += 1
             self._conn.streams = {key}
             self.listen_key = key
+        self._key_since = time.monotonic()
 
     def _connected(self, is_reconnect: bool) -> None:
         if is_reconnect:
@@ -150,6 +159,7 @@ class UserDataStream:
                     await asyncio.sleep(self.retry_s)
             old = self.listen_key
             self.listen_key = key
+            self._key_since = time.monotonic()
             self.renewals += 1
             if old is not None and old != key:
                 await self._conn.unsubscribe([old])
@@ -166,6 +176,7 @@ class UserDataStream:
                 continue
             try:
                 await self._gateway.keepalive_listen_key()
+                self._key_since = time.monotonic()
             except RejectedError as exc:
                 if exc.code == BinanceCode.LISTEN_KEY_MISSING:
                     await self.renew("listenKey -1125", self.listen_key)

@@ -193,6 +193,26 @@ class OrderManager:
         """The booked position of `symbol`."""
         return self._ctx.position(symbol)
 
+    async def cancel_entries(self, reason: str, symbol: str | None = None) -> int:
+        """Cancel every resting entry order (of one symbol, or all); exits stand. Returns how many
+        cancels were sent. Orders whose send has not finished are left to reconciliation."""
+        entries = [
+            o
+            for o in self.open_orders(symbol)
+            if not o.request.reduce_only and o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+        ]
+        await asyncio.gather(*(self._ttl.cancel(o, reason) for o in entries), return_exceptions=True)
+        return len(entries)
+
+    def open_orders(self, symbol: str | None = None) -> list[TrackedOrder]:
+        """The orders this manager holds as live (of one symbol, or all), oldest first."""
+        live = self._ctx.registry.live.values()
+        return sorted((o for o in live if symbol is None or o.symbol == symbol), key=lambda o: o.created_time)
+
+    def positions(self) -> dict[str, Position]:
+        """Every booked position by symbol."""
+        return dict(self._ctx.positions)
+
     def order_state(self, client_order_id: str) -> OrderState | None:
         """The state of an order this manager holds in memory (None if unknown to it)."""
         order = self._ctx.registry.get(client_order_id)

@@ -62,13 +62,23 @@ class TtlKeeper:
                 ctx.spawn(self._cancel_for_ttl(order), name=f"om.ttl.{order.cid}")
 
     async def _cancel_for_ttl(self, order: TrackedOrder) -> None:
+        await self.cancel(order, f"TTL {self.ttl_ms // 1000}s expired", busy_already=True)
+        if self._reprice and order.state in (OrderState.CANCELED, OrderState.EXPIRED):
+            await self._reprice_order(order)
+
+    async def cancel(self, order: TrackedOrder, reason: str, *, busy_already: bool = False) -> None:
+        """Cancel a resting order (TTL, shutdown, volatility): PENDING_CANCEL is stored first, a
+        failed or unknown cancel is resolved by asking the venue, and the venue's answer adopted."""
         ctx = self._ctx
+        if order.busy and not busy_already:
+            return  # a send or another cancel is in progress
+        order.busy = True
         try:
             previous = order.state
             if previous not in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
-                return  # filled or cancelled since the TTL check
+                return  # filled or cancelled since the check
             order.progress.move_to(OrderState.PENDING_CANCEL)
-            order.reason = f"TTL {self.ttl_ms // 1000}s expired"
+            order.reason = reason
             await ctx.persist(order)
             try:
                 venue: VenueOrder | None = await ctx.gateway.cancel_order(order.symbol, order.cid)
@@ -85,12 +95,11 @@ class TtlKeeper:
                 order.progress.move_to(OrderState(venue.status.value))
                 await self._sync.adopt(order, venue)
                 return
-            ctx.counters.ttl_cancels += 1
+            if reason.startswith("TTL"):
+                ctx.counters.ttl_cancels += 1
             await self._sync.adopt(order, venue)
         finally:
             order.busy = False
-        if self._reprice and order.state in (OrderState.CANCELED, OrderState.EXPIRED):
-            await self._reprice_order(order)
 
     async def _reprice_order(self, order: TrackedOrder) -> None:
         ctx = self._ctx

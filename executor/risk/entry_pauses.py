@@ -1,4 +1,5 @@
-"""Entries held back until the venue and our records agree (reconciliation's verdicts).
+"""Entries held back until the venue and our records agree (reconciliation's verdicts), or while
+the daemon shuts down or has lost its database.
 
 Entries wait for the first successful reconciliation after start; a symbol whose position differed
 from the venue's for a reason no repair explained waits until a later run finds it clean. A failed
@@ -21,6 +22,12 @@ class EntryPauses:
     def __init__(self, *, wait_for_reconciliation: bool) -> None:
         self._reconciled = not wait_for_reconciliation
         self._mismatched: dict[str, str] = {}
+        self._all: tuple[str, str] | None = None  # (reason, detail): every symbol, e.g. shutting down
+
+    @property
+    def reconciled(self) -> bool:
+        """True once a reconciliation succeeded (or when none was asked for)."""
+        return self._reconciled
 
     def on_reconciliation(self, event: ReconciliationFinished) -> None:
         """Take a run's verdict (a failed run is ignored)."""
@@ -36,8 +43,15 @@ class EntryPauses:
         for symbol in event.mismatched_symbols:
             _log.warning("risk.symbol_paused", symbol=symbol, reason="reconciliation_mismatch")
 
+    def pause_all(self, reason: str, detail: str) -> None:
+        """No entry on any symbol from now on (shutting down, the database lost)."""
+        self._all = (reason, detail)
+        _log.warning("risk.entries_paused", reason=reason, detail=detail)
+
     def pause_of(self, symbol: str) -> tuple[Reason, str] | None:
-        """Why entries of `symbol` wait for reconciliation, or None."""
+        """Why entries of `symbol` are held back, or None."""
+        if self._all is not None:
+            return Reason.ENTRIES_PAUSED, f"{self._all[0]}: {self._all[1]}"
         if not self._reconciled:
             return Reason.NOT_RECONCILED, "waiting for the first successful reconciliation with the venue"
         detail = self._mismatched.get(symbol)

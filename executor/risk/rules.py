@@ -49,6 +49,7 @@ class Reason(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     SYMBOL_NOT_TRADING = "symbol_not_trading"
     INVALID_SIGNAL = "invalid_signal"
+    ENTRIES_PAUSED = "entries_paused"
     NOT_RECONCILED = "not_reconciled"
     RECONCILIATION_MISMATCH = "reconciliation_mismatch"
     KILL_SWITCH = "kill_switch"
