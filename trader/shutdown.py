@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger(__name__)
 
-TEARDOWN_S = 5.0  # how long cancelled tasks get to finish their last write
+TEARDOWN_S = 3.0  # how long cancelled tasks get to finish their last write
 
 
 class Shutdown:
@@ -55,7 +55,8 @@ class Shutdown:
             daemon.heartbeat.set_state(DaemonState.STOPPING, daemon.failure or "shutting down")
         try:
             if not immediate and not self._hurry.is_set():
-                timeout = daemon.config.shutdown.timeout_seconds
+                # The teardown's own budget comes out of the configured total.
+                timeout = max(1.0, daemon.config.shutdown.timeout_seconds - TEARDOWN_S)
                 graceful = asyncio.create_task(self._graceful(), name="shutdown.graceful")
                 hurried = asyncio.create_task(self._hurry.wait(), name="shutdown.hurry")
                 done, _ = await asyncio.wait(

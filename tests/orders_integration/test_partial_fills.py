@@ -34,6 +34,9 @@ async def test_a_market_order_filled_in_three_trades_is_booked_trade_by_trade(db
         await check_db_matches_venue(rig)
 
 
+FIXED_START_MS = 1_796_392_800_000  # 14:00 UTC: both replayed markets move within 110 s of it
+
+
 def _briefly_crossed_limit(rig: Rig) -> tuple[str, Side, Decimal]:
     """A symbol and limit price the venue's (deterministic) path does not reach for 20 s of simulated
     time (1 s of wall time at 20x: room for a slow machine to place it), then reaches within the
@@ -52,7 +55,9 @@ def _briefly_crossed_limit(rig: Rig) -> tuple[str, Side, Decimal]:
 async def test_a_ttl_cancel_of_a_partially_filled_order_keeps_the_filled_part(db: Database) -> None:
     # A 120 s TTL is at most 300 matching steps at 20x (one per 20 ms tick), far fewer than 1,000
     # parts: the order cannot fill completely before its TTL.
-    async with order_rig(db, speed=20, ttl_s=120, fill_parts=1000) as rig:
+    # A fixed start: the replayed market is then the same on every run (at some times of day both
+    # markets are flat for minutes, and the test would have no crossing to work with).
+    async with order_rig(db, speed=20, ttl_s=120, fill_parts=1000, start_ms=FIXED_START_MS) as rig:
         symbol, side, price = _briefly_crossed_limit(rig)
         rig.publish(rig.request("itest-parts-ttl", side, "1000", price=price, symbol=symbol))
         row = await rig.wait_state("itest-parts-ttl", "CANCELED", within=15)
