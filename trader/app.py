@@ -58,6 +58,7 @@ from strategies.runner import StrategyRunner
 from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
 from trader.config_watch import ConfigWatcher
 from trader.error_memory import LastErrorHandler
+from trader.flatten_requests import FlattenService
 from trader.heartbeat import DaemonState, Heartbeat
 from trader.live_config import LiveConfig
 from trader.market_data import MarketDataService
@@ -282,11 +283,11 @@ class Daemon:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             self.watcher.install_sighup()
         self._spawn("config_watch", self.watcher.run())
+        self._spawn("flatten", FlattenService(db, orders).run())
         self._register_status(db, orders, risk)
 
     def _register_status(self, db: Database, orders: OrderManager, risk: RiskGate) -> None:
-        beat = self.heartbeat
-        assert beat is not None
+        assert self.heartbeat is not None and self._gateway is not None
         self.status = status = DaemonStatus(
             config=lambda: self.config,
             clock=self.clock,
@@ -299,41 +300,26 @@ class Daemon:
             errors=self._errors,
             fatal=lambda: self.failure,
         )
-        status.register(beat)
-        beat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
-        beat.register("risk", risk.status)
-        beat.register("orders", orders.status)
-        beat.register(
-            "market_data",
-            lambda: {
-                "candles_stored": self.market_data.candles_stored,
-                "candles_backfilled": self.market_data.candles_backfilled,
-                "gaps_detected": self.market_data.gaps_detected,
-            },
-        )
-        beat.register("config", self.watcher.status)
-        beat.register("gateway", self._gateway.status if self._gateway is not None else dict)
+        status.register(self.heartbeat)
+        extras = {
+            "market_data": self.market_data.status,
+            "config": self.watcher.status,
+            "gateway": self._gateway.status,
+        }
         if self._sim is not None:
-            beat.register("simulator", self._sim.status)
-        self._spawn("status_refresh", self._refresh_status())
-
-    async def _refresh_status(self) -> None:
-        """On the heartbeat's cadence: today's PnL from the database, and the database file itself."""
-        assert self.status is not None and self.heartbeat is not None
-        while True:
-            problem = self._db_watch.problem() if self._db_watch is not None else None
-            if problem is not None and self.status.database_problem is None:
-                await self._database_lost(problem)
-            elif problem is None:
-                with contextlib.suppress(Exception):
-                    await self.status.refresh_pnl()
-            await asyncio.sleep(self.heartbeat.interval_s)
+            extras["simulator"] = self._sim.status
+        for section, provider in extras.items():
+            self.heartbeat.register(section, provider)
+        watch = self._db_watch
+        self._spawn(
+            "status_refresh",
+            status.refresh(watch.problem if watch is not None else None, self._database_lost),
+        )
 
     async def _database_lost(self, problem: str) -> None:
         """The database file was deleted or replaced: no new positions, save what the open
         connection still holds, then stop with one line (exit 1)."""
-        assert self.status is not None and self._db is not None and self._db_watch is not None
-        self.status.database_problem = problem
+        assert self._db is not None and self._db_watch is not None
         if self.risk_gate is not None:
             self.risk_gate.pauses.pause_all("database", problem)
         _log.critical("daemon.database_lost", problem=problem)

@@ -42,7 +42,7 @@ from config.settings import (
     variable_name,
 )
 from core.errors import ConfigError, DaemonFailed, SecretResolutionError
-from trader import cli_control, cli_status
+from trader import cli_control, cli_flatten, cli_status
 from utils.logging import (
     FILE_ONLY,
     add_secret,
@@ -334,6 +334,8 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_control.add_resume,
     cli_control.add_simulator,
     cli_status.add_parser,
+    cli_flatten.add_flatten,
+    cli_flatten.add_pause,
 ]
 
 

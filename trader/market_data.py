@@ -129,6 +129,14 @@ class MarketDataService:
             self._last_published[symbol] = event.open_time
         self._bus.publish(self._topic(symbol), event)
 
+    def status(self) -> dict[str, int]:
+        """Counters for the heartbeat."""
+        return {
+            "candles_stored": self.candles_stored,
+            "candles_backfilled": self.candles_backfilled,
+            "gaps_detected": self.gaps_detected,
+        }
+
     def request_backfill(self, symbols: Iterable[str]) -> None:
         """Ask for a back-fill (after a stream reconnect); the service's task does it."""
         self._backfill_wanted.update(symbols)

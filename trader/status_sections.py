@@ -7,7 +7,9 @@ refreshed by `refresh_pnl` on the database thread and read from its cache.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +26,7 @@ from executor.risk.entry_blocks import entry_blocks, risk_limits_used
 from executor.risk.gate import RiskGate
 from strategies.runner import StrategyRunner
 from trader.error_memory import LastErrorHandler
-from trader.heartbeat import DaemonState
+from trader.heartbeat import DaemonState, Heartbeat
 from utils.clock import Clock
 
 _ZERO = Decimal(0)
@@ -77,6 +79,7 @@ class DaemonStatus:
         self._fatal = fatal
         self._pnl: dict[str, str] = {"realized": "0", "fees": "0", "funding": "0", "net": "0"}
         self.database_problem: str | None = None  # set by the database watch (file replaced, ...)
+        self._interval_s = 5.0
 
     # --- the state ------------------------------------------------------------------------------
 
@@ -245,20 +248,32 @@ class DaemonStatus:
             for k, v in (("realized", realized), ("fees", fees), ("funding", funding), ("net", net))
         }
 
-    def register(self, heartbeat: Any) -> None:
-        """Register every section and the state with `heartbeat`."""
-        for section in (
-            "streams",
-            "user_stream",
-            "symbols",
-            "reconciliation",
-            "database",
-            "risk_limits",
-            "pnl_today",
-            "last_error",
-        ):
+    def register(self, heartbeat: Heartbeat) -> None:
+        """Register every section (the schema's and the components' counters) and the state."""
+        for section in ("streams", "user_stream", "symbols", "reconciliation", "database", "risk_limits",
+                        "pnl_today", "last_error"):  # fmt: skip
             heartbeat.register(section, getattr(self, section))
+        heartbeat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
+        heartbeat.register("risk", self._risk.status)
+        heartbeat.register("orders", self._orders.status)
         heartbeat.set_state_source(self.state)
+        self._interval_s = heartbeat.interval_s
+
+    async def refresh(
+        self,
+        database_problem: Callable[[], str | None] | None,
+        on_database_lost: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """On the heartbeat's cadence: today's PnL from the database, and the database file itself."""
+        while True:
+            problem = database_problem() if database_problem is not None else None
+            if problem is not None and self.database_problem is None:
+                self.database_problem = problem
+                await on_database_lost(problem)
+            elif problem is None:
+                with contextlib.suppress(Exception):
+                    await self.refresh_pnl()
+            await asyncio.sleep(self._interval_s)
 
 
 __all__ = ["DaemonStatus"]

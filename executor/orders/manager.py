@@ -42,6 +42,7 @@ from executor.orders import store as order_store
 from executor.orders.adoption import UnknownOrders
 from executor.orders.booking import FillBooker
 from executor.orders.context import OrderContext, OrderCounters, SessionRunner
+from executor.orders.flatten import Flattener
 from executor.orders.funding import FundingBooker
 from executor.orders.intake import OrderIntake
 from executor.orders.positions import Position
@@ -203,6 +204,25 @@ class OrderManager:
         ]
         await asyncio.gather(*(self._ttl.cancel(o, reason) for o in entries), return_exceptions=True)
         return len(entries)
+
+    async def cancel_all(self, symbol: str | None = None, reason: str = "cancelled by flatten") -> int:
+        """Cancel every resting order of ours (entries and exits), of one symbol or all; how many."""
+        resting_states = (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+        resting = [o for o in self.open_orders(symbol) if o.state in resting_states]
+        await asyncio.gather(*(self._ttl.cancel(o, reason) for o in resting), return_exceptions=True)
+        return len(resting)
+
+    def flattener(self) -> Flattener:
+        """The flatten procedure on this order path (orders written before they are sent)."""
+        ctx = self._ctx
+        return Flattener(
+            ctx.gateway,
+            ctx.instruments,
+            submit=self.submit,
+            cancel_all=self.cancel_all,
+            live_orders=lambda: list(ctx.registry.live.values()),
+            now_ms=ctx.clock.now_ms,
+        )
 
     def open_orders(self, symbol: str | None = None) -> list[TrackedOrder]:
         """The orders this manager holds as live (of one symbol, or all), oldest first."""
