@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -78,7 +79,7 @@ def _confirm(console: Console, what: str, mode: Mode, yes: bool) -> bool:
 def flatten_command(args: argparse.Namespace) -> int:
     """Flatten through the running daemon, or straight at the venue when it is down."""
     settings = load_settings()
-    config = load_config(args.config or settings.config)
+    config = load_config(Path(args.config) if args.config else settings.config)
     mode = effective_mode(settings, config)
     console = Console(soft_wrap=True)
     what = f"flatten {args.symbol or 'every symbol'}"
@@ -153,6 +154,7 @@ async def _straight_to_venue(
             f"the daemon is not running: flattening {symbol or 'every symbol'} at the venue directly"
         )
         result = await manager.flattener().flatten(symbol)
+        await manager.reconcile_now("flatten")  # no user stream here: book the closes' fills over REST
         await db.run(
             lambda s: finish_request(s, request, "done" if result.flat else "failed", result.summary())
         )
