@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import ClassVar
 
 from core import channels
 from core.events import OrderRequest, OrderType, Side
@@ -23,8 +24,8 @@ from tests.orders_integration.test_in_process_gateway import (
 class _HeldGateway(_FlakyGateway):
     """Holds every reduce-only send until released, as a slow venue would."""
 
-    release: asyncio.Event | None = None
-    sends: list[str] = []
+    release: ClassVar[asyncio.Event | None] = None
+    sends: ClassVar[list[str]] = []
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         if request.reduce_only and self.release is not None:
