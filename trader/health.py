@@ -86,8 +86,15 @@ def _pid_alive(pid: object) -> bool:
     return True
 
 
-def judge(document: dict[str, Any] | None, *, now_s: float | None = None, same_host: bool = True) -> Verdict:
-    """The daemon's health from its heartbeat (see the module docstring)."""
+def judge(
+    document: dict[str, Any] | None,
+    *,
+    now_s: float | None = None,
+    same_host: bool = True,
+    stale_after_s: float | None = None,
+) -> Verdict:
+    """The daemon's health from its heartbeat (see the module docstring); `stale_after_s` replaces
+    the default staleness limit of 3 heartbeat intervals."""
     if document is None:
         return Verdict(
             Health.NO_HEARTBEAT,
@@ -101,13 +108,10 @@ def judge(document: dict[str, Any] | None, *, now_s: float | None = None, same_h
         return Verdict(
             Health.NOT_RUNNING, [f"stopped: {document.get('state_reason') or 'shut down'}"], document, age
         )
-    if age > STALE_INTERVALS * interval:
-        return Verdict(
-            Health.NOT_RUNNING,
-            [f"heartbeat is {age:.0f} s old (written every {interval:g} s)"],
-            document,
-            age,
-        )
+    limit = STALE_INTERVALS * interval if stale_after_s is None else stale_after_s
+    if age > limit:
+        why = f"written every {interval:g} s" if stale_after_s is None else f"limit {stale_after_s:g} s"
+        return Verdict(Health.NOT_RUNNING, [f"heartbeat is {age:.0f} s old ({why})"], document, age)
     if same_host and not _pid_alive(document.get("pid")):
         return Verdict(Health.NOT_RUNNING, [f"process {document.get('pid')} is gone"], document, age)
     reasons = _degraded(document) if document.get("schema_version") == 1 else ["older heartbeat format"]
