@@ -100,6 +100,10 @@ class EngineConfig(_Model):
     reprice_on_ttl: bool = False
     order_poll_seconds: PositiveSeconds = 5.0
     heartbeat_seconds: PositiveSeconds = 5.0
+    # An entry that cannot leave within this many seconds (a 429 pause) is dropped, never sent late.
+    entry_send_deadline_seconds: PositiveSeconds = 5.0
+    # At start-up, a venue answering 5xx or timing out is asked again for this long, then exit 1.
+    startup_retry_seconds: PositiveSeconds = 60.0
     leverage: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=125)] = 2
 
 

@@ -197,23 +197,27 @@ class Daemon:
         if self._paper is not None:
             heartbeat.register("paper", self._paper.status)
         self._gateway = gateway = Gateway(endpoints, self.clock)
-        await with_startup_retries(gateway.start, "connecting to the venue")
-        info = await with_startup_retries(gateway.exchange_info, "reading exchangeInfo")
+        budget = config.engine.startup_retry_seconds
+        await with_startup_retries(gateway.start, "connecting to the venue", budget_s=budget)
+        info = await with_startup_retries(gateway.exchange_info, "reading exchangeInfo", budget_s=budget)
         missing = [s.symbol for s in config.symbols if s.symbol not in info.instruments]
         if missing:
             raise ConfigError(
                 str(self.config_path), "symbols", f"not traded on this venue: {', '.join(missing)}"
             )
         self._instruments = dict(info.instruments)
-        if await with_startup_retries(gateway.dual_side_position, "reading the position mode"):
+        if await with_startup_retries(
+            gateway.dual_side_position, "reading the position mode", budget_s=budget
+        ):
             raise FatalError("the account is in hedge mode; switch it to one-way mode (trader needs it)")
         for symbol_config in config.symbols:
             symbol = symbol_config.symbol
             await with_startup_retries(
                 partial(gateway.set_leverage, symbol, config.engine.leverage),
                 f"setting the leverage of {symbol}",
+                budget_s=budget,
             )
-        balances = await with_startup_retries(gateway.balances, "reading the balances")
+        balances = await with_startup_retries(gateway.balances, "reading the balances", budget_s=budget)
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
         await self._start_components(db, gateway, equity)
         heartbeat.set_state(DaemonState.RUNNING)
@@ -237,6 +241,7 @@ class Daemon:
             reconcile_interval_s=config.reconcile.interval_seconds,
             unknown_orders=config.reconcile.unknown_orders,
             strategy_for={s.symbol: s.strategy for s in config.symbols},
+            entry_send_deadline_s=config.engine.entry_send_deadline_seconds,
         )
         self._spawn("order_manager", orders.run())
         self.risk_gate = risk = RiskGate(

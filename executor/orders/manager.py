@@ -87,6 +87,7 @@ class OrderManager:
         reconcile_on_start: bool = True,
         unknown_orders: UnknownOrders = "adopt",
         strategy_for: Mapping[str, str] | None = None,
+        entry_send_deadline_s: float = 5.0,
     ) -> None:
         self._ctx = ctx = OrderContext(gateway, db, bus, clock, wall or WallClock(), instruments)
         self.counters: OrderCounters = ctx.counters
@@ -111,6 +112,7 @@ class OrderManager:
             settle_seconds=unknown_settle_s,
             max_queries=unknown_max_queries,
             rng=rng or random.Random(),
+            entry_send_deadline_s=entry_send_deadline_s,
         )
         ttl_ms = int(order_ttl_seconds * 1000)
         self._intake = OrderIntake(ctx, self._sender, ttl_ms=ttl_ms)

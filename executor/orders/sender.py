@@ -2,7 +2,9 @@
 outcome cannot be learned; never twice for one intent.
 
 - RetryableError (the venue certainly did nothing): sent again up to `max_retries` times with
-  exponential backoff and jitter; a 429 waits at least its Retry-After.
+  exponential backoff and jitter; a 429 waits at least its Retry-After. An entry that could not
+  leave within `entry_send_deadline_s` is dropped (EXPIRED, with the reason), never sent late at a
+  stale price; an exit waits as long as it takes.
 - OutcomeUnknownError (timeout, 5xx): the order becomes UNKNOWN and is resolved by querying its
   client id. Only when the venue says it never saw the order, and only after the original request
   can no longer arrive (its recvWindow has passed), is the same client id sent again. If the query
@@ -54,6 +56,7 @@ class OrderSender:
         settle_seconds: float,
         max_queries: int,
         rng: random.Random,
+        entry_send_deadline_s: float = 5.0,
     ) -> None:
         self._ctx = ctx
         self._sync = sync
@@ -65,6 +68,9 @@ class OrderSender:
         self._settle_s = settle_seconds
         self._max_queries = max_queries
         self._rng = rng
+        # An entry is a price decision of a moment: one that cannot leave within this many seconds
+        # (a 429 pause, a venue refusing) is dropped, never sent late. Exits wait as long as it takes.
+        self._entry_deadline_s = entry_send_deadline_s
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random, capped."""
@@ -82,6 +88,7 @@ class OrderSender:
     async def _send_loop(self, order: TrackedOrder) -> None:
         ctx = self._ctx
         retries = 0
+        started = ctx.wall.monotonic()
         while True:
             if not order.state.is_unconfirmed:
                 return  # the user stream already showed the order on the venue: never resend
@@ -151,6 +158,15 @@ class OrderSender:
                 continue
 
             # Retryable: the venue did nothing with this request.
+            late = ctx.wall.monotonic() + delay - started
+            if not order.request.reduce_only and late > self._entry_deadline_s:
+                await self.finish(
+                    order,
+                    OrderState.EXPIRED,
+                    f"not sent: an entry cannot leave within {self._entry_deadline_s:g} s "
+                    f"(next attempt in {delay:.0f} s: {order.last_error})",
+                )
+                return
             if retries > self._max_retries:
                 ctx.counters.rejects_venue += 1
                 await self.finish(

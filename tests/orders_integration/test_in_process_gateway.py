@@ -179,6 +179,7 @@ async def _rig(db: Database, *, failures: int = 0, ttl_s: float = 90.0) -> Async
         backoff_base_s=2.0,
         backoff_max_s=4.0,
         rng=random.Random(7),
+        entry_send_deadline_s=30.0,  # the retry test waits up to 6 s of backoff for its entry
         wall=clock,  # one simulated clock for the market and the network, as a backtest runs
     )
     rig = _Rig(clock, gateway, manager, db, bus.subscribe(channels.ORDER_UPDATE, name="test"), bus)
