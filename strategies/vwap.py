@@ -79,8 +79,10 @@ class VwapStrategy(Strategy):
         params: BaseModel | Mapping[str, Any] | None = None,
         *,
         order_notional: Decimal,
+        tick_size: Decimal | None = None,
     ) -> None:
         super().__init__(symbol, params, order_notional=order_notional)
+        self.tick_size = tick_size  # for `stop_on_tick`: the instrument's PRICE_FILTER tick
         p = self._p
         self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes)
         self._adx = Adx(p.adx_period)
@@ -142,27 +144,67 @@ class VwapStrategy(Strategy):
 
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed candle: update the indicators, then decide an exit or an entry."""
-        if candle.open_time <= self._last_open_time:
-            return no_output()  # already counted (warm-up overlap, a replay)
-        self._last_open_time = candle.open_time
         now = candle.event_time if candle.event_time > candle.close_time else candle.close_time
-        close_f = float(candle.close)
-        self._feed(candle.open_time, float(candle.high), float(candle.low), close_f, float(candle.volume))
+        return self.on_bar(
+            candle.open_time,
+            candle.close_time,
+            now,
+            float(candle.high),
+            float(candle.low),
+            float(candle.close),
+            float(candle.volume),
+            candle.close,
+        )
+
+    def on_bar(
+        self,
+        open_time: int,
+        close_time: int,
+        now: int,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        close_price: Decimal | None = None,
+    ) -> list[Output]:
+        """`on_candle` on plain numbers: the one decision path of live trading and the backtest.
+
+        `now` is when the closed candle became known (its final update's event time); the
+        backtest calls this directly for every candle instead of building a `Candle`.
+        `close_price` is the exact close (Decimal) when the caller has it; otherwise it is read
+        back from the float (exact for any price with 15 significant digits or fewer).
+        """
+        if open_time <= self._last_open_time:
+            return no_output()  # already counted (warm-up overlap, a replay)
+        self._last_open_time = open_time
+        self._feed(open_time, high, low, close, volume)
+        p = self._p
         out = no_output()
-        if self._guard.add_trade(now, close_f):
+        if p.volatility_guard and self._guard.add_trade(now, close):
             out.append(self._guard_event(now))
         if now > self._latest_time:
             self._latest_time = now
-        self._expire_pending(now, self._p.pending_timeout_seconds * 1000)
-        self._refresh_exits()
-        if self._side is not None:
-            signal = self._check_exit(candle.close, close_f, now, candle.open_time, "close")
+        if self._pending is not None:
+            self._expire_pending(now, p.pending_timeout_seconds * 1000)
+        side = self._side
+        if side is not None:
+            self._refresh_exits()
+            signal = self._check_exit(close_price, close, now, open_time, "close")
             if signal is not None:
                 out.append(signal)
+                if p.enter_on_exit and signal.action is SignalAction.CLOSE:
+                    price = signal.price
+                    entry = self._check_entry(open_time, close_time, price, close, now, other_than=side)
+                    if entry is not None:
+                        out.append(entry)
         elif self._pending is None:
-            signal = self._check_entry(candle, close_f, now)
-            if signal is not None:
-                out.append(signal)
+            adx = self._adx.value
+            # Cheap float tests first: most candles are not near the bands.
+            if adx is not None and adx < p.adx_max:
+                price = close_price if close_price is not None else Decimal(repr(close))
+                signal = self._check_entry(open_time, close_time, price, close, now)
+                if signal is not None:
+                    out.append(signal)
         return out
 
     def on_candle_update(self, candle: Candle) -> list[Output]:
@@ -172,10 +214,10 @@ class VwapStrategy(Strategy):
             self._latest_time = now
         price = float(candle.close)
         out = no_output()
-        if self._guard.add_trade(now, price):
+        if self._p.volatility_guard and self._guard.add_trade(now, price):
             out.append(self._guard_event(now))
         if self._side is not None and self._p.live_exits:
-            signal = self._check_exit(candle.close, price, now, candle.open_time, "last")
+            signal = self._check_exit(candle.close, price, now, candle.open_time, "last", live=True)
             if signal is not None:
                 out.append(signal)
         return out
@@ -187,11 +229,11 @@ class VwapStrategy(Strategy):
             self._latest_time = now
         price = float(mark.mark_price)
         out = no_output()
-        if self._guard.add_mark(now, price):
+        if self._p.volatility_guard and self._guard.add_mark(now, price):
             out.append(self._guard_event(now))
         if self._side is not None and self._p.live_exits:
             trigger = now - now % _MINUTE_MS  # the open time of the minute it happened in
-            signal = self._check_exit(mark.mark_price, price, now, trigger, "mark")
+            signal = self._check_exit(mark.mark_price, price, now, trigger, "mark", live=True)
             if signal is not None:
                 out.append(signal)
         return out
@@ -209,17 +251,27 @@ class VwapStrategy(Strategy):
         """Enough candles and σ since the anchor for the bands to mean something."""
         p = self._p
         sigma = self._vwap.sigma
-        if sigma is None or sigma <= 0.0 or price <= 0.0:
+        if sigma is None or price <= 0.0 or self._vwap.candles < p.min_candles_after_anchor:
             return False
-        return self._vwap.candles >= p.min_candles_after_anchor and sigma / price * 100.0 >= p.min_sigma_pct
+        if p.min_sigma_pct <= 0.0:
+            return True  # no σ floor: a zero σ (bands on the VWAP) counts too
+        return sigma > 0.0 and sigma / price * 100.0 >= p.min_sigma_pct
 
     # --- decisions -------------------------------------------------------------------------------------
 
-    def _check_entry(self, candle: Candle, close: float, now: int) -> Signal | None:
+    def _check_entry(
+        self,
+        open_time: int,
+        close_time: int,
+        close_price: Decimal,
+        close: float,
+        now: int,
+        other_than: str | None = None,
+    ) -> Signal | None:
         p = self._p
-        if not self.entries_enabled or self._guard.active(now):
+        if not self.entries_enabled or (p.volatility_guard and self._guard.active(now)):
             return None
-        if candle.close_time < self._latest_time - _STALE_CANDLE_MS:
+        if close_time < self._latest_time - _STALE_CANDLE_MS:
             return None
         adx = self._adx.value
         vwap, sigma = self._vwap.vwap, self._vwap.sigma
@@ -233,19 +285,22 @@ class VwapStrategy(Strategy):
             action = SignalAction.OPEN_SHORT
         else:
             return None
-        reason = entry_reason(p, action, candle.close, vwap, lower if close < lower else upper, adx)
-        signal_id = self.signal_id(action, candle.open_time)
-        self._await_outcome(action, signal_id, now)
+        if other_than is not None and (action is SignalAction.OPEN_LONG) == (other_than == "LONG"):
+            return None  # the exit's own side: never re-enter what this candle exits
+        reason = entry_reason(p, action, close_price, vwap, lower if close < lower else upper, adx)
+        signal_id = self.signal_id(action, open_time)
+        if other_than is None:
+            self._await_outcome(action, signal_id, now)
         return Signal(
             signal_id=signal_id,
             symbol=self.symbol,
             strategy=self.name,
             action=action,
             reason=reason,
-            price=candle.close,
+            price=close_price,
             event_time=now,
             notional=self.order_notional,
-            inputs=self._inputs(str(candle.close), "close", now, rule="entry"),
+            inputs=self._inputs(str(close_price), "close", now, rule="entry"),
         )
 
     def _refresh_exits(self) -> None:
@@ -254,11 +309,18 @@ class VwapStrategy(Strategy):
         if side is None or entry is None:
             return
         self._take_profit, self._stop, self._deadline_ms = exit_levels(
-            self._p, side, entry, self._entry_time, self._levels
+            self._p, side, entry, self._entry_time, self._levels, self.tick_size
         )
 
     def _check_exit(
-        self, price: Decimal, price_f: float, now: int, trigger: int, source: str
+        self,
+        price: Decimal | None,
+        price_f: float,
+        now: int,
+        trigger: int,
+        source: str,
+        *,
+        live: bool = False,
     ) -> Signal | None:
         pending = self._pending
         if pending is not None and pending.action is SignalAction.CLOSE:
@@ -271,10 +333,13 @@ class VwapStrategy(Strategy):
         else:
             hit_stop = price_f >= self._stop
             hit_tp = price_f <= self._take_profit
+        if live and not self._p.live_take_profit:
+            hit_tp = False
         expired = now >= self._deadline_ms
         if not (hit_stop or hit_tp or expired):
             return None
-        return self._close(price, now, trigger, source, hit_stop=hit_stop, expired=expired)
+        exact = price if price is not None else Decimal(repr(price_f))
+        return self._close(exact, now, trigger, source, hit_stop=hit_stop, expired=expired)
 
     def _close(
         self, price: Decimal, now: int, trigger: int, source: str, *, hit_stop: bool, expired: bool
