@@ -99,6 +99,8 @@ class EngineConfig(_Model):
     order_poll_seconds: PositiveSeconds = 5.0
     heartbeat_seconds: PositiveSeconds = 5.0
     leverage: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=125)] = 2
+    # Entries as passive LIMIT GTC orders at the signal's price (cancelled after the TTL), or MARKET.
+    entry_order_type: Literal["LIMIT", "MARKET"] = "LIMIT"
 
 
 class ReconcileConfig(_Model):

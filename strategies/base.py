@@ -100,6 +100,9 @@ class Strategy(ABC):
         self.symbol = symbol
         self.order_notional = order_notional
         self.entries_enabled = True
+        # The instrument's PRICE_FILTER tick, set by whoever knows the venue (daemon, backtest):
+        # strategies that place prices on the tick grid read it; None when unknown.
+        self.tick_size: Decimal | None = None
         self.params: BaseModel = self.coerce_params(params)
         # the position, as learned from the executor
         self._side: PositionSide | None = None

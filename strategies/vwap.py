@@ -79,10 +79,8 @@ class VwapStrategy(Strategy):
         params: BaseModel | Mapping[str, Any] | None = None,
         *,
         order_notional: Decimal,
-        tick_size: Decimal | None = None,
     ) -> None:
         super().__init__(symbol, params, order_notional=order_notional)
-        self.tick_size = tick_size  # for `stop_on_tick`: the instrument's PRICE_FILTER tick
         p = self._p
         self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes)
         self._adx = Adx(p.adx_period)
