@@ -65,6 +65,20 @@ def no_output() -> list[Output]:
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class QuietBand:
+    """Live prices strictly between `low` and `high`, seen before `until_ms`, make the strategy's
+    live hooks answer nothing; `guard_range` (a fraction) is set when a volatility guard listens
+    to live prices: a move of more than that within its window may still answer something.
+
+    A backtest uses it to skip the live updates of a candle that cannot matter."""
+
+    low: float
+    high: float
+    until_ms: int
+    guard_range: float | None = None
+
+
 @dataclass(slots=True)
 class Pending:
     """A signal sent and not yet resolved by an order update, a position update or the risk gate."""
@@ -162,6 +176,10 @@ class Strategy(ABC):
     def on_mark_price(self, mark: MarkPrice) -> list[Output]:
         """A mark price update (once a second). Called often: keep it cheap."""
         return no_output()
+
+    def quiet_band(self) -> QuietBand | None:
+        """Where live prices cannot make the live hooks answer (see QuietBand); None: anywhere."""
+        return None
 
     def on_order_update(self, update: OrderUpdate) -> list[Output]:
         """A change of one of this symbol's orders: resolves the pending signal from its fate."""

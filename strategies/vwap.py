@@ -42,7 +42,7 @@ from core.events import (
     SignalAction,
     VolatilityGuardTriggered,
 )
-from strategies.base import Output, Strategy, no_output
+from strategies.base import Output, QuietBand, Strategy, no_output
 from strategies.indicators.adx import Adx
 from strategies.indicators.volatility import VolatilityGuard
 from strategies.indicators.vwap import AnchoredVwap
@@ -65,6 +65,8 @@ _REBUILD_CANDLES = 1_500  # closed candles kept to rebuild indicators after a li
 _MINUTE_MS = 60_000
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+_INF = float("inf")
+_NEVER_MS = 2**62
 
 @register
 class VwapStrategy(Strategy):
@@ -235,6 +237,20 @@ class VwapStrategy(Strategy):
             if signal is not None:
                 out.append(signal)
         return out
+
+    def quiet_band(self) -> QuietBand:
+        """Live prices between the stop and the take profit (before the holding deadline) exit
+        nothing; while flat or closing, no live price does. The guard reacts to fast moves."""
+        p = self._p
+        guard = p.volatility_max_range_pct / 100.0 if p.volatility_guard else None
+        pending = self._pending
+        side = self._side
+        if side is None or not p.live_exits or (pending is not None and pending.action is SignalAction.CLOSE):
+            return QuietBand(-_INF, _INF, _NEVER_MS, guard)
+        tp = self._take_profit if p.live_take_profit else float("nan")
+        if side == "LONG":
+            return QuietBand(self._stop, tp if tp == tp else _INF, self._deadline_ms, guard)
+        return QuietBand(tp if tp == tp else -_INF, self._stop, self._deadline_ms, guard)
 
     def _feed(self, open_time: int, high: float, low: float, close: float, volume: float) -> None:
         self._candles.append((open_time, high, low, close, volume))
