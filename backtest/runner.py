@@ -156,29 +156,54 @@ class Backtest:
             history = [self._candle(s, i) for i in range(min(warmup, len(s)))]
             run.strategy.on_start(history)
         instants = self._instants()
-        last = {symbol: len(run.series) - 1 for symbol, run in self.runs.items()}
+        # Per symbol, what the loop reads for every candle, bound once (attribute look-ups add up).
+        local = {
+            symbol: (
+                run,
+                run.strategy,
+                run.strategy.on_bar,
+                run.series.open_times,
+                run.series.highs,
+                run.series.lows,
+                run.series.closes,
+                run.series.volumes,
+                run.series.interval_ms - 1,
+                len(run.series) - 1,
+                run.guard is not None,
+            )
+            for symbol, run in self.runs.items()
+        }
+        clock = self.clock
+        venue = self.venue
         done = 0
-        day_end = self._day_end(self.clock.now)
+        day_end = self._day_end(clock.now)
         for t, symbol, i in instants:
-            run = self.runs[symbol]
-            self.clock.now = t
+            run, strategy, on_bar, times, highs, lows, closes, volumes, span, last, guard = local[symbol]
+            clock.now = t
             if t >= day_end:
                 self._mark_equity(day_end)
                 day_end = self._day_end(t)
-            if i == last[symbol]:
-                run.strategy.entries_enabled = False  # no entry on the last candle
+            if i == last:
+                strategy.entries_enabled = False  # no entry on the last candle
             if i > warmup:
-                self._close(run, i - 1, t)
-            if i == last[symbol]:
+                # The previous candle closes now: what `on_candle` does when its final kline arrives.
+                j = i - 1
+                if venue.live or (t >= self._funding_due and strategy.position_side is not None):
+                    self._deliver(run, venue.advance(t), t)
+                    self._funding_due = venue.engine.next_funding_time(symbol, t)
+                outputs = on_bar(times[j], times[j] + span, t, highs[j], lows[j], closes[j], volumes[j])
+                if outputs:
+                    self._act(run, outputs, t)
+            if i == last:
                 self._force_close(run, t)
-            else:
+            elif guard or venue.live or strategy.position_side is not None:
                 self._unfold(run, i, t)
             done += 1
             if progress is not None and not done & 0x3FFF:
                 progress(done)
         if progress is not None:
             progress(done)
-        self._mark_equity(self.clock.now)
+        self._mark_equity(clock.now)
         return self.record
 
     def _instants(self) -> list[tuple[int, str, int]]:
@@ -193,25 +218,10 @@ class Backtest:
         )
         return list(merged)
 
-    def _close(self, run: _Run, i: int, now: int) -> None:
-        s = run.series
-        venue = self.venue
-        if venue.has_resting or (now >= self._funding_due and run.strategy.position_side is not None):
-            self._deliver(run, venue.advance(now), now)
-            self._funding_due = venue.engine.next_funding_time(s.symbol, now)
-        outputs = run.strategy.on_bar(
-            s.open_times[i], s.open_times[i] + s.interval_ms - 1, now, s.highs[i], s.lows[i], s.closes[i], s.volumes[i]
-        )
-        if outputs:
-            self._act(run, outputs, now)
-
     def _unfold(self, run: _Run, i: int, t: int) -> None:
         """Candle `i` from its open to its last millisecond: only the moments that can matter."""
         strategy = run.strategy
-        venue = self.venue
-        resting = venue.has_resting
-        if strategy.position_side is None and run.guard is None and not resting:
-            return
+        resting = self.venue.has_resting
         s = run.series
         end = t + s.interval_ms
         full = resting

@@ -54,6 +54,7 @@ from strategies.vwap_reasons import (
     entry_reason,
     exit_levels,
     exit_reason,
+    pct_stop_price,
     fmt_input,
 )
 
@@ -83,6 +84,8 @@ class VwapStrategy(Strategy):
         order_notional: Decimal,
     ) -> None:
         super().__init__(symbol, params, order_notional=order_notional)
+        assert isinstance(self.params, VwapParams)
+        self._params_v: VwapParams = self.params  # typed, and read per candle without a property
         p = self._p
         self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes)
         self._adx = Adx(p.adx_period)
@@ -101,12 +104,11 @@ class VwapStrategy(Strategy):
         self._take_profit = 0.0
         self._stop = 0.0
         self._deadline_ms = 0
+        self._pct_stop: float | None = None
 
     @property
     def _p(self) -> VwapParams:
-        params = self.params
-        assert isinstance(params, VwapParams)
-        return params
+        return self._params_v
 
     # --- read-only views (tests, heartbeat) ---------------------------------------------------------
 
@@ -178,8 +180,8 @@ class VwapStrategy(Strategy):
             return no_output()  # already counted (warm-up overlap, a replay)
         self._last_open_time = open_time
         self._feed(open_time, high, low, close, volume)
-        p = self._p
-        out = no_output()
+        p = self._params_v
+        out: list[Output] = []
         if p.volatility_guard and self._guard.add_trade(now, close):
             out.append(self._guard_event(now))
         if now > self._latest_time:
@@ -254,22 +256,22 @@ class VwapStrategy(Strategy):
 
     def _feed(self, open_time: int, high: float, low: float, close: float, volume: float) -> None:
         self._candles.append((open_time, high, low, close, volume))
-        self._vwap.update(open_time, high, low, close, volume)
+        vwap = self._vwap
+        vwap.update(open_time, high, low, close, volume)
         self._adx.update(high, low, close)
         if self._mature(close):
-            vwap, sigma = self._vwap.vwap, self._vwap.sigma
-            assert vwap is not None and sigma is not None
-            self._levels = (vwap, sigma)
+            self._levels = vwap.levels()
 
     def _mature(self, price: float) -> bool:
         """Enough candles and σ since the anchor for the bands to mean something."""
-        p = self._p
-        sigma = self._vwap.sigma
-        if sigma is None or price <= 0.0 or self._vwap.candles < p.min_candles_after_anchor:
-            return False
+        p = self._params_v
+        indicator = self._vwap
+        if indicator.volume <= 0.0 or price <= 0.0 or indicator.candles < p.min_candles_after_anchor:
+            return False  # no VWAP yet (no volume since the anchor), or too early
         if p.min_sigma_pct <= 0.0:
             return True  # no σ floor: a zero σ (bands on the VWAP) counts too
-        return sigma > 0.0 and sigma / price * 100.0 >= p.min_sigma_pct
+        sigma = indicator.sigma
+        return sigma is not None and sigma > 0.0 and sigma / price * 100.0 >= p.min_sigma_pct
 
     # --- decisions -------------------------------------------------------------------------------------
 
@@ -322,8 +324,10 @@ class VwapStrategy(Strategy):
         side, entry = self._side, self._entry_price
         if side is None or entry is None:
             return
+        if self._pct_stop is None:  # depends on the position only: once per position
+            self._pct_stop = pct_stop_price(self._p, side, entry, self.tick_size)
         self._take_profit, self._stop, self._deadline_ms = exit_levels(
-            self._p, side, entry, self._entry_time, self._levels, self.tick_size
+            self._p, side, self._pct_stop, self._entry_time, self._levels
         )
 
     def _check_exit(
@@ -410,12 +414,15 @@ class VwapStrategy(Strategy):
         )
 
     def _position_changed(self) -> None:
+        self._pct_stop = None
         self._refresh_exits()
 
     # --- configuration and persistence ---------------------------------------------------------------
 
     def _params_changed(self, old: BaseModel, new: BaseModel) -> None:
         assert isinstance(old, VwapParams) and isinstance(new, VwapParams)
+        self._params_v = new
+        self._pct_stop = None
         self._guard.configure(
             int(new.volatility_window_seconds * 1000),
             new.volatility_max_range_pct / 100.0,

@@ -107,14 +107,13 @@ def pct_stop_price(p: VwapParams, side: PositionSide, entry: Decimal, tick: Deci
 def exit_levels(
     p: VwapParams,
     side: PositionSide,
-    entry: Decimal,
+    pct_stop: float,
     entry_time: int,
     levels: tuple[float, float] | None,
-    tick: Decimal | None = None,
 ) -> tuple[float, float, int]:
-    """(take profit, stop, deadline ms) for a position; take profit is NaN before a mature VWAP."""
+    """(take profit, stop, deadline ms) for a position whose % stop is `pct_stop`
+    (`pct_stop_price`); take profit is NaN before a mature VWAP."""
     long = side == "LONG"
-    pct_stop = pct_stop_price(p, side, entry, tick)
     if levels is None:
         take_profit = float("nan")  # no mature VWAP yet: only the % stop and the clock
         stop = pct_stop

@@ -105,6 +105,12 @@ class AnchoredVwap:
         """The VWAP since the anchor, None before any volume traded."""
         return self._mean if self._weight > 0.0 else None
 
+    def levels(self) -> tuple[float, float]:
+        """(VWAP, σ) in one call; only once some volume has traded since the anchor."""
+        weight = self._weight
+        variance = self._m2 / weight
+        return self._mean, (math.sqrt(variance) if variance > 0.0 else 0.0)
+
     @property
     def sigma(self) -> float | None:
         """Volume-weighted standard deviation of the typical price since the anchor."""
