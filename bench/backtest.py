@@ -38,6 +38,7 @@ PARAMS = {
     "band_k": 2.0, "adx_period": 14, "adx_max": 20, "min_candles_after_anchor": 0, "min_sigma_pct": 0,
     "stop_loss_pct": 2, "band_stop": False, "stop_on_tick": True, "max_holding_minutes": 0,
     "volatility_guard": False, "live_exits": True, "live_take_profit": False, "enter_on_exit": True,
+    "sigma_formula": "sums",
 }
 REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
 

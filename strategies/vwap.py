@@ -87,7 +87,7 @@ class VwapStrategy(Strategy):
         assert isinstance(self.params, VwapParams)
         self._params_v: VwapParams = self.params  # typed, and read per candle without a property
         p = self._p
-        self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes)
+        self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes, plain_sums=p.sigma_formula == "sums")
         self._adx = Adx(p.adx_period)
         self._guard = VolatilityGuard(
             int(p.volatility_window_seconds * 1000),
@@ -428,10 +428,11 @@ class VwapStrategy(Strategy):
             new.volatility_max_range_pct / 100.0,
             int(new.volatility_cooldown_seconds * 1000),
         )
-        structural = (old.adx_period, old.anchor, old.anchor_offset_minutes) != (
+        structural = (old.adx_period, old.anchor, old.anchor_offset_minutes, old.sigma_formula) != (
             new.adx_period,
             new.anchor,
             new.anchor_offset_minutes,
+            new.sigma_formula,
         )
         if (
             structural
@@ -441,7 +442,7 @@ class VwapStrategy(Strategy):
             # Rebuild from the kept candles: a period or anchor edit changes every past value.
             candles = list(self._candles)
             self._candles.clear()
-            self._vwap = AnchoredVwap(new.anchor, new.anchor_offset_minutes)
+            self._vwap = AnchoredVwap(new.anchor, new.anchor_offset_minutes, plain_sums=new.sigma_formula == "sums")
             self._adx = Adx(new.adx_period)
             self._levels = None
             for candle in candles:

@@ -45,6 +45,9 @@ class VwapParams(BaseModel):
     volatility_cooldown_seconds: float = Field(
         60.0, ge=0, le=86_400, description="entries blocked this long after the last breach"
     )
+    sigma_formula: Literal["west", "sums"] = Field(
+        "west", description="σ by West's stable update, or Σv·p²/Σv − VWAP² on plain sums (other engines)"
+    )
     anchor: Literal["day", "week"] = Field("day", description="VWAP resets each UTC day or week")
     anchor_offset_minutes: int = Field(
         0, ge=0, le=10_079, description="session start after 00:00 UTC (Monday 00:00 for week)"
