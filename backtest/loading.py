@@ -39,16 +39,22 @@ def _text(path: Path) -> str:
     return (gzip.decompress(raw) if path.name.endswith(".gz") else raw).decode()
 
 
-def load_kline_file(path: Path, symbol: str, tick: Decimal, *, interval_ms: int | None = MINUTE_MS) -> BarSeries:
+def load_kline_file(
+    path: Path, symbol: str, tick: Decimal, *, interval_ms: int | None = MINUTE_MS
+) -> BarSeries:
     """One kline file as a series of `interval_ms` bars (None: the file's own interval)."""
     text = _text(path)
     first = text.lstrip()[:1]
     skip = 0 if first.isdigit() else 1  # a header line
     try:
-        table = np.loadtxt(io.StringIO(text), delimiter=",", usecols=(0, 1, 2, 3, 4, 5, 6), skiprows=skip, ndmin=2)
+        table = np.loadtxt(
+            io.StringIO(text), delimiter=",", usecols=(0, 1, 2, 3, 4, 5, 6), skiprows=skip, ndmin=2
+        )
     except ValueError as exc:
-        raise DataError(f"{path}: not a kline CSV ({exc}); run `python -m trader data import {path}` "
-                        "for the line and column at fault") from None
+        raise DataError(
+            f"{path}: not a kline CSV ({exc}); run `python -m trader data import {path}` "
+            "for the line and column at fault"
+        ) from None
     if len(table) == 0:
         raise DataError(f"{path}: no kline rows")
     file_interval = int(table[0, 6]) - int(table[0, 0]) + 1
@@ -56,8 +62,10 @@ def load_kline_file(path: Path, symbol: str, tick: Decimal, *, interval_ms: int 
     if wanted == file_interval:
         return _from_columns(symbol, file_interval, tick, table)
     if wanted != MINUTE_MS or file_interval % MINUTE_MS:
-        raise DataError(f"{path}: holds {file_interval // MINUTE_MS}m bars; only 1m or the file's own "
-                        "interval can be backtested")
+        raise DataError(
+            f"{path}: holds {file_interval // MINUTE_MS}m bars; only 1m or the file's own "
+            "interval can be backtested"
+        )
     return split_to_minutes(symbol, tick, KlineSeries(load_kline_csv(path), tick))
 
 
@@ -80,7 +88,13 @@ def split_to_minutes(symbol: str, tick: Decimal, source: KlineSeries) -> BarSeri
     """Every 1m bar of a (possibly coarser) kline series, as sim mode replays them."""
     n = source.minutes
     cols: tuple[list[int], list[float], list[float], list[float], list[float], list[float], list[float]] = (
-        [], [], [], [], [], [], []
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
     )
     for i in range(n):
         bar = source.minute_bar(i)

@@ -56,7 +56,11 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         per.add_column(column, justify="left" if column == "symbol" else "right")
     for symbol, x in report["per_symbol"].items():
         per.add_row(
-            symbol, str(x["trades"]), str(x["win_rate_pct"] or "—"), x["net_pnl"], x["fees"],
+            symbol,
+            str(x["trades"]),
+            str(x["win_rate_pct"] or "—"),
+            x["net_pnl"],
+            x["fees"],
             str(x["profit_factor"] or "—"),
         )
     console.print(per)

@@ -8,6 +8,7 @@ document, key order included; timing fields live under "timing" only.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -62,7 +63,7 @@ def _drawdown(equity: Sequence[tuple[int, Decimal]]) -> tuple[Decimal, float]:
 
 def _ratios(equity: Sequence[tuple[int, Decimal]]) -> tuple[float | None, float | None]:
     values = [float(v) for _, v in equity]
-    returns = [b / a - 1.0 for a, b in zip(values, values[1:], strict=False) if a > 0]
+    returns = [b / a - 1.0 for a, b in itertools.pairwise(values) if a > 0]
     if len(returns) < 2:
         return None, None
     mean = sum(returns) / len(returns)
@@ -111,12 +112,20 @@ def build_report(
     span = max(info.end_ms - info.start_ms, 1) * max(len(info.symbols), 1)
     final = equity[-1][1] if equity else info.starting_balance
     report: dict[str, Any] = {
-        "period": {"start": iso(info.start_ms), "end": iso(info.end_ms), "start_ms": info.start_ms,
-                   "end_ms": info.end_ms, "candles": info.candles},
+        "period": {
+            "start": iso(info.start_ms),
+            "end": iso(info.end_ms),
+            "start_ms": info.start_ms,
+            "end_ms": info.end_ms,
+            "candles": info.candles,
+        },
         "symbols": list(info.symbols),
         "config_hash": info.config_hash,
-        "costs": {"taker_fee_bps": str(info.taker_fee_bps), "slippage_bps": str(info.slippage_bps),
-                  "funding": info.funding},
+        "costs": {
+            "taker_fee_bps": str(info.taker_fee_bps),
+            "slippage_bps": str(info.slippage_bps),
+            "funding": info.funding,
+        },
         "summary": {
             **summarize(trades),
             "starting_balance": money(info.starting_balance),
@@ -140,8 +149,18 @@ def build_report(
 
 
 TRADE_COLUMNS = (
-    "symbol", "side", "quantity", "entry_time_ms", "entry_price", "exit_time_ms", "exit_price", "reason",
-    "gross_pnl", "fees", "funding", "net_pnl",
+    "symbol",
+    "side",
+    "quantity",
+    "entry_time_ms",
+    "entry_price",
+    "exit_time_ms",
+    "exit_price",
+    "reason",
+    "gross_pnl",
+    "fees",
+    "funding",
+    "net_pnl",
 )
 
 

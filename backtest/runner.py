@@ -278,8 +278,18 @@ class Backtest:
         if self.samples.is_kline(t):
             bar = partial_bar(s.bar(i), t - s.open_times[i], s.tick)
             candle = Candle(
-                s.symbol, bar.open_time, bar.close_time, bar.open, bar.high, bar.low, bar.close,
-                bar.volume, bar.quote_volume, bar.trades, False, t,
+                s.symbol,
+                bar.open_time,
+                bar.close_time,
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume,
+                bar.quote_volume,
+                bar.trades,
+                False,
+                t,
             )
             outputs = strategy.on_candle_update(candle)
             if outputs:
@@ -365,14 +375,26 @@ class Backtest:
         unrealized = Decimal(0)
         for position in engine.account.positions():
             if position.amount:
-                unrealized += engine.account.unrealized(position.symbol, self.paths[position.symbol].price_at(t - 1))
+                unrealized += engine.account.unrealized(
+                    position.symbol, self.paths[position.symbol].price_at(t - 1)
+                )
         self.record.equity.append((t, wallet + unrealized))
 
     def _candle(self, s: BarSeries, i: int) -> Candle:
         bar = s.bar(i)
         return Candle(
-            s.symbol, bar.open_time, bar.close_time, bar.open, bar.high, bar.low, bar.close,
-            bar.volume, bar.quote_volume, bar.trades, True, bar.close_time + 1,
+            s.symbol,
+            bar.open_time,
+            bar.close_time,
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+            bar.quote_volume,
+            bar.trades,
+            True,
+            bar.close_time + 1,
         )
 
 

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from config.models import TraderConfig
-from core.events import Signal
-from core.instruments import Instrument
-
 from backtest.report import RunInfo, build_report
 from backtest.runner import Backtest, Progress, Record
 from backtest.series import BarSeries
 from backtest.trades import Trade, round_trips
+from config.models import TraderConfig
+from core.events import Signal
+from core.instruments import Instrument
 
 
 def config_hash(config: TraderConfig) -> str:

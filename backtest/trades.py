@@ -118,7 +118,9 @@ def _start(fill: Fill, quantity: Decimal, share: Decimal) -> _Open:
     )
 
 
-def _add_exit(trip: _Open, fill: Fill, quantity: Decimal, share: Decimal, signals: Mapping[str, Signal]) -> None:
+def _add_exit(
+    trip: _Open, fill: Fill, quantity: Decimal, share: Decimal, signals: Mapping[str, Signal]
+) -> None:
     entry = trip.entry_cost / trip.quantity
     direction = 1 if trip.side == "LONG" else -1
     trip.gross += (fill.price - entry) * quantity * direction

@@ -12,6 +12,7 @@ deadline, as the TTL keeper does.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -142,10 +143,8 @@ class BacktestVenue:
                 continue
             order.progress.move_to(OrderState.PENDING_CANCEL)
             order.reason = f"TTL {self.ttl_ms // 1000}s expired"
-            try:
+            with contextlib.suppress(SimError):  # filled meanwhile: the engine's events below say so
                 self.engine.cancel_order(order.symbol, now, client_order_id=order.cid)
-            except SimError:
-                pass  # filled in the meantime: the engine's events below say so
             out.extend(self.pump(now))
         return out
 
@@ -182,9 +181,19 @@ class BacktestVenue:
             strategy = order.request.strategy
             before = self.position(fill.symbol)
             position, realized = apply_fill(
-                before if before.strategy else Position(fill.symbol, before.quantity, before.entry_price,
-                                                        before.realized_pnl, before.fees, before.funding,
-                                                        strategy, before.opened_time, before.updated_time),
+                before
+                if before.strategy
+                else Position(
+                    fill.symbol,
+                    before.quantity,
+                    before.entry_price,
+                    before.realized_pnl,
+                    before.fees,
+                    before.funding,
+                    strategy,
+                    before.opened_time,
+                    before.updated_time,
+                ),
                 fill.side,
                 fill.quantity,
                 fill.price,

@@ -28,16 +28,37 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
+
 from bench_reference import reference_trades
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-NAMES = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "LTCUSDT", "LINKUSDT", "DOTUSDT",
-         "AVAXUSDT"]
+NAMES = [
+    "BTCUSDT",
+    "ETHUSDT",
+    "BNBUSDT",
+    "SOLUSDT",
+    "XRPUSDT",
+    "DOGEUSDT",
+    "LTCUSDT",
+    "LINKUSDT",
+    "DOTUSDT",
+    "AVAXUSDT",
+]
 PARAMS = {
-    "band_k": 2.0, "adx_period": 14, "adx_max": 20, "min_candles_after_anchor": 0, "min_sigma_pct": 0,
-    "stop_loss_pct": 2, "band_stop": False, "stop_on_tick": True, "max_holding_minutes": 0,
-    "volatility_guard": False, "live_exits": True, "live_take_profit": False, "enter_on_exit": True,
+    "band_k": 2.0,
+    "adx_period": 14,
+    "adx_max": 20,
+    "min_candles_after_anchor": 0,
+    "min_sigma_pct": 0,
+    "stop_loss_pct": 2,
+    "band_stop": False,
+    "stop_on_tick": True,
+    "max_holding_minutes": 0,
+    "volatility_guard": False,
+    "live_exits": True,
+    "live_take_profit": False,
+    "enter_on_exit": True,
     "sigma_formula": "sums",
 }
 REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
@@ -45,8 +66,11 @@ REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
 
 def _setup(folder: Path, pairs: int, no_trade: bool) -> tuple[Path, Path]:
     generator = os.environ.get("BENCH_CANDLES", str(SHARED / "tools" / "bench_candles.py"))
-    subprocess.run([sys.executable, generator, str(folder / "candles"), "--pairs", str(pairs)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, generator, str(folder / "candles"), "--pairs", str(pairs)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     doc = json.loads((ROOT / "data" / "exchange_info.json").read_text())
     template = next(s for s in doc["symbols"] if s["symbol"] == "BTCUSDT")  # tick 0.1, step 0.001
     doc["symbols"] = [dict(copy.deepcopy(template), symbol=s, pair=s) for s in NAMES[:pairs]]
@@ -55,7 +79,8 @@ def _setup(folder: Path, pairs: int, no_trade: bool) -> tuple[Path, Path]:
     config = yaml.safe_load((ROOT / "bench" / "backtest.yaml").read_text())
     params = dict(PARAMS, adx_max=0.001) if no_trade else PARAMS  # same indicators, entries never pass
     config["symbols"] = [
-        {"symbol": s, "strategy": "vwap", "order_notional_usdt": 1000, "params": params} for s in NAMES[:pairs]
+        {"symbol": s, "strategy": "vwap", "order_notional_usdt": 1000, "params": params}
+        for s in NAMES[:pairs]
     ]
     path = folder / "bench.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -67,10 +92,25 @@ def _run_once(folder: Path, config: Path, info: Path) -> dict[str, float]:
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(
-        [sys.executable, "-m", "trader", "backtest", "--config", str(config), "--data", str(folder / "candles"),
-         "--exchange-info", str(info), "--json", str(out), "--trades-csv", str(folder / "trades.csv"),
-         "--quiet"],
-        check=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "trader",
+            "backtest",
+            "--config",
+            str(config),
+            "--data",
+            str(folder / "candles"),
+            "--exchange-info",
+            str(info),
+            "--json",
+            str(out),
+            "--trades-csv",
+            str(folder / "trades.csv"),
+            "--quiet",
+        ],
+        check=True,
+        cwd=ROOT,
     )
     whole = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -92,8 +132,15 @@ def main() -> int:
         runs = [_run_once(folder, config, info) for _ in range(a.runs)]
         report = json.loads((folder / "report.json").read_text())
         mine = [
-            (t["symbol"], t["side"], t["entry_time_ms"], Decimal(t["entry_price"]),
-             t["exit_time_ms"] - t["exit_time_ms"] % 60_000, Decimal(t["exit_price"]), REASONS.get(t["reason"], t["reason"]))
+            (
+                t["symbol"],
+                t["side"],
+                t["entry_time_ms"],
+                Decimal(t["entry_price"]),
+                t["exit_time_ms"] - t["exit_time_ms"] % 60_000,
+                Decimal(t["exit_price"]),
+                REASONS.get(t["reason"], t["reason"]),
+            )
             for t in report["trades"]
         ]
         mine.sort(key=lambda t: (t[0], t[2]))
@@ -105,12 +152,20 @@ def main() -> int:
     reasons = Counter(t[6] for t in mine)
     same = mine == reference
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "pairs": a.pairs, "no_trade": a.no_trade, "bars": bars, "runs": a.runs,
-        "whole_process_bars_per_s": round(bars / whole), "loop_bars_per_s": round(bars / loop),
-        "whole_process_s": round(whole, 3), "loop_s": round(loop, 3), "max_rss_mib": round(rss, 1),
-        "trades": len(mine), "exits_by_reason": dict(sorted(reasons.items())),
-        "reference_trades": len(reference), "trade_list_equals_reference": same,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "pairs": a.pairs,
+        "no_trade": a.no_trade,
+        "bars": bars,
+        "runs": a.runs,
+        "whole_process_bars_per_s": round(bars / whole),
+        "loop_bars_per_s": round(bars / loop),
+        "whole_process_s": round(whole, 3),
+        "loop_s": round(loop, 3),
+        "max_rss_mib": round(rss, 1),
+        "trades": len(mine),
+        "exits_by_reason": dict(sorted(reasons.items())),
+        "reference_trades": len(reference),
+        "trade_list_equals_reference": same,
     }
     print(json.dumps(result, indent=1))
     if a.trades_out is not None:

@@ -169,6 +169,26 @@ class Strategy(ABC):
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed 1m candle (each one exactly once, in time order)."""
 
+    def on_bar(
+        self,
+        open_time: int,
+        close_time: int,
+        now: int,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        close_price: Decimal | None = None,
+    ) -> list[Output]:
+        """A closed candle as plain numbers (the backtest's call); by default built into a `Candle`
+        for `on_candle`. A strategy whose decision path runs on numbers overrides it."""
+        exact = close_price if close_price is not None else Decimal(repr(close))
+        candle = Candle(
+            self.symbol, open_time, close_time, exact, Decimal(repr(high)), Decimal(repr(low)), exact,
+            Decimal(repr(volume)), Decimal(0), 0, True, now,
+        )
+        return self.on_candle(candle)
+
     def on_candle_update(self, candle: Candle) -> list[Output]:
         """A live, not yet closed candle. Called several times a second: keep it cheap."""
         return no_output()

@@ -54,8 +54,8 @@ from strategies.vwap_reasons import (
     entry_reason,
     exit_levels,
     exit_reason,
-    pct_stop_price,
     fmt_input,
+    pct_stop_price,
 )
 
 _log = structlog.get_logger(__name__)
@@ -442,7 +442,8 @@ class VwapStrategy(Strategy):
             # Rebuild from the kept candles: a period or anchor edit changes every past value.
             candles = list(self._candles)
             self._candles.clear()
-            self._vwap = AnchoredVwap(new.anchor, new.anchor_offset_minutes, plain_sums=new.sigma_formula == "sums")
+            sums = new.sigma_formula == "sums"
+            self._vwap = AnchoredVwap(new.anchor, new.anchor_offset_minutes, plain_sums=sums)
             self._adx = Adx(new.adx_period)
             self._levels = None
             for candle in candles:

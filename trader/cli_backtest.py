@@ -51,20 +51,39 @@ def add_parser(sub: Any) -> None:
         ),
     )
     parser.add_argument("--config", type=Path, default=None, help="trading configuration (default: shipped)")
-    parser.add_argument("--data", type=Path, nargs="+", default=None, metavar="PATH",
-                        help="kline CSV files or folders (default: the config's simulator.data/klines)")
-    parser.add_argument("--exchange-info", type=Path, default=None, metavar="FILE",
-                        help="instrument rules (default: the config's simulator.data/exchange_info.json)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="kline CSV files or folders (default: the config's simulator.data/klines)",
+    )
+    parser.add_argument(
+        "--exchange-info",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="instrument rules (default: the config's simulator.data/exchange_info.json)",
+    )
     parser.add_argument("--symbols", default=None, help="only these symbols, e.g. WLDUSDT,ADAUSDT")
     parser.add_argument("--start", type=_date, default=None, help="first day (UTC), e.g. 2023-10-01")
     parser.add_argument("--end", type=_date, default=None, help="day after the last (UTC)")
-    parser.add_argument("--interval", default="1m", help="candle interval to trade on (1m, or the file's own)")
+    parser.add_argument(
+        "--interval", default="1m", help="candle interval to trade on (1m, or the file's own)"
+    )
     parser.add_argument("--fee-bps", type=_decimal, default=None, help="taker fee in basis points")
     parser.add_argument("--slippage-bps", type=_decimal, default=None, help="market order slippage (bps)")
-    parser.add_argument("--funding-rate", type=_decimal, default=None,
-                        help="flat funding rate per funding time (default: funding not modelled)")
+    parser.add_argument(
+        "--funding-rate",
+        type=_decimal,
+        default=None,
+        help="flat funding rate per funding time (default: funding not modelled)",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the report as JSON")
-    parser.add_argument("--trades-csv", type=Path, default=None, metavar="OUT", help="write the trades as CSV")
+    parser.add_argument(
+        "--trades-csv", type=Path, default=None, metavar="OUT", help="write the trades as CSV"
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=backtest_command)
 
@@ -122,13 +141,24 @@ def backtest_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     total = sum(len(s) for s in series.values())
     loaded = time.perf_counter()
-    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} candles"),
-                  TimeRemainingColumn(), console=console, transient=True, disable=args.quiet) as bar:
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} candles"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=args.quiet,
+    ) as bar:
         task = bar.add_task("backtest", total=total)
         timing: dict[str, float] = {}
         outcome = run_session(
-            config, series, instruments, funding_rate=funding_rate,
-            progress=lambda done: bar.update(task, completed=done), timing=timing,
+            config,
+            series,
+            instruments,
+            funding_rate=funding_rate,
+            progress=lambda done: bar.update(task, completed=done),
+            timing=timing,
         )
     timing["load_seconds"] = loaded - started
     timing["total_seconds"] = time.perf_counter() - started

@@ -40,13 +40,13 @@ class AnchoredVwap:
 
     __slots__ = (
         "_m2",
-        "_sums",
-        "_svp",
-        "_svp2",
         "_mean",
         "_offset_ms",
         "_period_ms",
         "_session",
+        "_sums",
+        "_svp",
+        "_svp2",
         "_weight",
         "anchor",
         "candles",

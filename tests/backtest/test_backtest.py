@@ -25,9 +25,19 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_reference import reference_trades  # noqa: E402
 
 PARAMS = {
-    "band_k": 2.0, "adx_period": 14, "adx_max": 20, "min_candles_after_anchor": 0, "min_sigma_pct": 0,
-    "stop_loss_pct": 2, "band_stop": False, "stop_on_tick": True, "max_holding_minutes": 0,
-    "volatility_guard": False, "live_exits": True, "live_take_profit": False, "enter_on_exit": True,
+    "band_k": 2.0,
+    "adx_period": 14,
+    "adx_max": 20,
+    "min_candles_after_anchor": 0,
+    "min_sigma_pct": 0,
+    "stop_loss_pct": 2,
+    "band_stop": False,
+    "stop_on_tick": True,
+    "max_holding_minutes": 0,
+    "volatility_guard": False,
+    "live_exits": True,
+    "live_take_profit": False,
+    "enter_on_exit": True,
     "sigma_formula": "sums",
 }
 REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
@@ -44,14 +54,25 @@ def _series(n: int, seed: int) -> BarSeries:
     low = np.round(np.minimum(open_, close) - wick[1], 1)
     volume = np.round(rng.lognormal(2.5, 0.8, n), 3) + 0.001
     times = [1_672_531_200_000 + i * 60_000 for i in range(n)]
-    return BarSeries("BTCUSDT", 60_000, Decimal("0.1"), times, open_.tolist(), high.tolist(), low.tolist(),
-                     close.tolist(), volume.tolist())
+    return BarSeries(
+        "BTCUSDT",
+        60_000,
+        Decimal("0.1"),
+        times,
+        open_.tolist(),
+        high.tolist(),
+        low.tolist(),
+        close.tolist(),
+        volume.tolist(),
+    )
 
 
 @pytest.fixture
 def bench_config(tmp_path: Path):  # type: ignore[no-untyped-def]
     config = yaml.safe_load((ROOT / "bench" / "backtest.yaml").read_text())
-    config["symbols"] = [{"symbol": "BTCUSDT", "strategy": "vwap", "order_notional_usdt": 1000, "params": PARAMS}]
+    config["symbols"] = [
+        {"symbol": "BTCUSDT", "strategy": "vwap", "order_notional_usdt": 1000, "params": PARAMS}
+    ]
     path = tmp_path / "bench.yaml"
     path.write_text(yaml.safe_dump(config))
     return load_config(path)
@@ -65,8 +86,15 @@ def _instruments():  # type: ignore[no-untyped-def]
 
 def _mine(report: dict) -> list[tuple[object, ...]]:  # type: ignore[type-arg]
     return [
-        (t["symbol"], t["side"], t["entry_time_ms"], Decimal(t["entry_price"]),
-         t["exit_time_ms"] - t["exit_time_ms"] % 60_000, Decimal(t["exit_price"]), REASONS[t["reason"]])
+        (
+            t["symbol"],
+            t["side"],
+            t["entry_time_ms"],
+            Decimal(t["entry_price"]),
+            t["exit_time_ms"] - t["exit_time_ms"] % 60_000,
+            Decimal(t["exit_price"]),
+            REASONS[t["reason"]],
+        )
         for t in report["trades"]
     ]
 
@@ -74,8 +102,9 @@ def _mine(report: dict) -> list[tuple[object, ...]]:  # type: ignore[type-arg]
 def test_the_benchmark_rules_give_the_trades_of_a_plain_reading_of_them(bench_config) -> None:  # type: ignore[no-untyped-def]
     series = _series(12_000, seed=3)
     outcome = run_session(bench_config, {"BTCUSDT": series}, _instruments(), funding_rate=Decimal(0))
-    reference = reference_trades("BTCUSDT", series.open_times, series.opens, series.highs, series.lows,
-                                 series.closes, series.volumes)
+    reference = reference_trades(
+        "BTCUSDT", series.open_times, series.opens, series.highs, series.lows, series.closes, series.volumes
+    )
     mine = sorted(_mine(outcome.report), key=lambda t: t[2])  # type: ignore[arg-type, return-value]
     assert len(reference) >= 20 and {r[6] for r in reference} >= {"vwap", "stop"}
     assert mine == reference
