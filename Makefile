@@ -34,6 +34,9 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/live_pipeline.py $(ARGS)
+	$(PY) bench/backtest.py --pairs 1
+	$(PY) bench/backtest.py --pairs 1 --no-trade
+	$(PY) bench/backtest.py --pairs 10 --runs 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,7 @@ from config.models import TraderConfig
 from config.settings import ENV_FILE, ENV_PREFIX, Mode, Settings, variable_name
 from core.errors import ConfigError
 
-_MAX_ALLOWED_LIST = 160  # characters; a longer list of allowed keys points to the shipped file instead
+_MAX_ALLOWED_LIST = 200  # characters; a longer list of allowed keys points to the shipped file instead
 
 
 def load_config(path: Path) -> TraderConfig:

@@ -105,6 +105,8 @@ class EngineConfig(_Model):
     # At start-up, a venue answering 5xx or timing out is asked again for this long, then exit 1.
     startup_retry_seconds: PositiveSeconds = 60.0
     leverage: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=125)] = 2
+    # Entries as passive LIMIT GTC orders at the signal's price (cancelled after the TTL), or MARKET.
+    entry_order_type: Literal["LIMIT", "MARKET"] = "LIMIT"
 
 
 class ReconcileConfig(_Model):
@@ -138,6 +140,19 @@ class SimulatorConfig(_Model):
     def _from_project_root(cls, value: Path) -> Path:
         # Relative to the project, not the working directory: `make run` and a service agree.
         return value if value.is_absolute() else PROJECT_ROOT / value
+
+
+class BacktestConfig(_Model):
+    """`backtest:`: how `python -m trader backtest` fills orders and replays candles."""
+
+    taker_fee_bps: NonNegativeDecimal = Decimal(5)  # Binance VIP0: 0.05 %
+    maker_fee_bps: NonNegativeDecimal = Decimal(2)  # 0.02 %
+    slippage_bps: NonNegativeDecimal = Decimal(0)  # market orders pay this much worse than the path
+    funding_rate: _Num | None = None  # a flat rate per funding time when no funding data is imported
+    # How often the live stream speaks inside a candle (Binance: kline 250 ms, mark price 1 s);
+    # live exits and the volatility guard see the intra-candle path at these moments.
+    kline_update_ms: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=60_000)] = 250
+    mark_update_ms: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=60_000)] = 1000
 
 
 class RiskLimits(_Model):
@@ -235,6 +250,7 @@ class TraderConfig(_Model):
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     risk: RiskLimits
     symbols: list[SymbolConfig]
 

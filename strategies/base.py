@@ -65,6 +65,20 @@ def no_output() -> list[Output]:
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class QuietBand:
+    """Live prices strictly between `low` and `high`, seen before `until_ms`, make the strategy's
+    live hooks answer nothing; `guard_range` (a fraction) is set when a volatility guard listens
+    to live prices: a move of more than that within its window may still answer something.
+
+    A backtest uses it to skip the live updates of a candle that cannot matter."""
+
+    low: float
+    high: float
+    until_ms: int
+    guard_range: float | None = None
+
+
 @dataclass(slots=True)
 class Pending:
     """A signal sent and not yet resolved by an order update, a position update or the risk gate."""
@@ -100,6 +114,9 @@ class Strategy(ABC):
         self.symbol = symbol
         self.order_notional = order_notional
         self.entries_enabled = True
+        # The instrument's PRICE_FILTER tick, set by whoever knows the venue (daemon, backtest):
+        # strategies that place prices on the tick grid read it; None when unknown.
+        self.tick_size: Decimal | None = None
         self.params: BaseModel = self.coerce_params(params)
         # the position, as learned from the executor
         self._side: PositionSide | None = None
@@ -152,6 +169,26 @@ class Strategy(ABC):
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed 1m candle (each one exactly once, in time order)."""
 
+    def on_bar(
+        self,
+        open_time: int,
+        close_time: int,
+        now: int,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        close_price: Decimal | None = None,
+    ) -> list[Output]:
+        """A closed candle as plain numbers (the backtest's call); by default built into a `Candle`
+        for `on_candle`. A strategy whose decision path runs on numbers overrides it."""
+        exact = close_price if close_price is not None else Decimal(repr(close))
+        candle = Candle(
+            self.symbol, open_time, close_time, exact, Decimal(repr(high)), Decimal(repr(low)), exact,
+            Decimal(repr(volume)), Decimal(0), 0, True, now,
+        )
+        return self.on_candle(candle)
+
     def on_candle_update(self, candle: Candle) -> list[Output]:
         """A live, not yet closed candle. Called several times a second: keep it cheap."""
         return no_output()
@@ -159,6 +196,10 @@ class Strategy(ABC):
     def on_mark_price(self, mark: MarkPrice) -> list[Output]:
         """A mark price update (once a second). Called often: keep it cheap."""
         return no_output()
+
+    def quiet_band(self) -> QuietBand | None:
+        """Where live prices cannot make the live hooks answer (see QuietBand); None: anywhere."""
+        return None
 
     def on_order_update(self, update: OrderUpdate) -> list[Output]:
         """A change of one of this symbol's orders: resolves the pending signal from its fate."""

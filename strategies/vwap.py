@@ -42,7 +42,7 @@ from core.events import (
     SignalAction,
     VolatilityGuardTriggered,
 )
-from strategies.base import Output, Strategy, no_output
+from strategies.base import Output, QuietBand, Strategy, no_output
 from strategies.indicators.adx import Adx
 from strategies.indicators.volatility import VolatilityGuard
 from strategies.indicators.vwap import AnchoredVwap
@@ -55,6 +55,7 @@ from strategies.vwap_reasons import (
     exit_levels,
     exit_reason,
     fmt_input,
+    pct_stop_price,
 )
 
 _log = structlog.get_logger(__name__)
@@ -65,6 +66,8 @@ _REBUILD_CANDLES = 1_500  # closed candles kept to rebuild indicators after a li
 _MINUTE_MS = 60_000
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+_INF = float("inf")
+_NEVER_MS = 2**62
 
 @register
 class VwapStrategy(Strategy):
@@ -81,8 +84,10 @@ class VwapStrategy(Strategy):
         order_notional: Decimal,
     ) -> None:
         super().__init__(symbol, params, order_notional=order_notional)
+        assert isinstance(self.params, VwapParams)
+        self._params_v: VwapParams = self.params  # typed, and read per candle without a property
         p = self._p
-        self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes)
+        self._vwap = AnchoredVwap(p.anchor, p.anchor_offset_minutes, plain_sums=p.sigma_formula == "sums")
         self._adx = Adx(p.adx_period)
         self._guard = VolatilityGuard(
             int(p.volatility_window_seconds * 1000),
@@ -99,12 +104,11 @@ class VwapStrategy(Strategy):
         self._take_profit = 0.0
         self._stop = 0.0
         self._deadline_ms = 0
+        self._pct_stop: float | None = None
 
     @property
     def _p(self) -> VwapParams:
-        params = self.params
-        assert isinstance(params, VwapParams)
-        return params
+        return self._params_v
 
     # --- read-only views (tests, heartbeat) ---------------------------------------------------------
 
@@ -142,27 +146,67 @@ class VwapStrategy(Strategy):
 
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed candle: update the indicators, then decide an exit or an entry."""
-        if candle.open_time <= self._last_open_time:
-            return no_output()  # already counted (warm-up overlap, a replay)
-        self._last_open_time = candle.open_time
         now = candle.event_time if candle.event_time > candle.close_time else candle.close_time
-        close_f = float(candle.close)
-        self._feed(candle.open_time, float(candle.high), float(candle.low), close_f, float(candle.volume))
-        out = no_output()
-        if self._guard.add_trade(now, close_f):
+        return self.on_bar(
+            candle.open_time,
+            candle.close_time,
+            now,
+            float(candle.high),
+            float(candle.low),
+            float(candle.close),
+            float(candle.volume),
+            candle.close,
+        )
+
+    def on_bar(
+        self,
+        open_time: int,
+        close_time: int,
+        now: int,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        close_price: Decimal | None = None,
+    ) -> list[Output]:
+        """`on_candle` on plain numbers: the one decision path of live trading and the backtest.
+
+        `now` is when the closed candle became known (its final update's event time); the
+        backtest calls this directly for every candle instead of building a `Candle`.
+        `close_price` is the exact close (Decimal) when the caller has it; otherwise it is read
+        back from the float (exact for any price with 15 significant digits or fewer).
+        """
+        if open_time <= self._last_open_time:
+            return no_output()  # already counted (warm-up overlap, a replay)
+        self._last_open_time = open_time
+        self._feed(open_time, high, low, close, volume)
+        p = self._params_v
+        out: list[Output] = []
+        if p.volatility_guard and self._guard.add_trade(now, close):
             out.append(self._guard_event(now))
         if now > self._latest_time:
             self._latest_time = now
-        self._expire_pending(now, self._p.pending_timeout_seconds * 1000)
-        self._refresh_exits()
-        if self._side is not None:
-            signal = self._check_exit(candle.close, close_f, now, candle.open_time, "close")
+        if self._pending is not None:
+            self._expire_pending(now, p.pending_timeout_seconds * 1000)
+        side = self._side
+        if side is not None:
+            self._refresh_exits()
+            signal = self._check_exit(close_price, close, now, open_time, "close")
             if signal is not None:
                 out.append(signal)
+                if p.enter_on_exit and signal.action is SignalAction.CLOSE:
+                    price = signal.price
+                    entry = self._check_entry(open_time, close_time, price, close, now, other_than=side)
+                    if entry is not None:
+                        out.append(entry)
         elif self._pending is None:
-            signal = self._check_entry(candle, close_f, now)
-            if signal is not None:
-                out.append(signal)
+            adx = self._adx.value
+            # Cheap float tests first: most candles are not near the bands.
+            if adx is not None and adx < p.adx_max:
+                price = close_price if close_price is not None else Decimal(repr(close))
+                signal = self._check_entry(open_time, close_time, price, close, now)
+                if signal is not None:
+                    out.append(signal)
         return out
 
     def on_candle_update(self, candle: Candle) -> list[Output]:
@@ -172,10 +216,10 @@ class VwapStrategy(Strategy):
             self._latest_time = now
         price = float(candle.close)
         out = no_output()
-        if self._guard.add_trade(now, price):
+        if self._p.volatility_guard and self._guard.add_trade(now, price):
             out.append(self._guard_event(now))
         if self._side is not None and self._p.live_exits:
-            signal = self._check_exit(candle.close, price, now, candle.open_time, "last")
+            signal = self._check_exit(candle.close, price, now, candle.open_time, "last", live=True)
             if signal is not None:
                 out.append(signal)
         return out
@@ -187,39 +231,63 @@ class VwapStrategy(Strategy):
             self._latest_time = now
         price = float(mark.mark_price)
         out = no_output()
-        if self._guard.add_mark(now, price):
+        if self._p.volatility_guard and self._guard.add_mark(now, price):
             out.append(self._guard_event(now))
         if self._side is not None and self._p.live_exits:
             trigger = now - now % _MINUTE_MS  # the open time of the minute it happened in
-            signal = self._check_exit(mark.mark_price, price, now, trigger, "mark")
+            signal = self._check_exit(mark.mark_price, price, now, trigger, "mark", live=True)
             if signal is not None:
                 out.append(signal)
         return out
 
+    def quiet_band(self) -> QuietBand:
+        """Live prices between the stop and the take profit (before the holding deadline) exit
+        nothing; while flat or closing, no live price does. The guard reacts to fast moves."""
+        p = self._p
+        guard = p.volatility_max_range_pct / 100.0 if p.volatility_guard else None
+        pending = self._pending
+        side = self._side
+        if side is None or not p.live_exits or (pending is not None and pending.action is SignalAction.CLOSE):
+            return QuietBand(-_INF, _INF, _NEVER_MS, guard)
+        tp = self._take_profit if p.live_take_profit else float("nan")
+        if side == "LONG":
+            return QuietBand(self._stop, tp if tp == tp else _INF, self._deadline_ms, guard)
+        return QuietBand(tp if tp == tp else -_INF, self._stop, self._deadline_ms, guard)
+
     def _feed(self, open_time: int, high: float, low: float, close: float, volume: float) -> None:
         self._candles.append((open_time, high, low, close, volume))
-        self._vwap.update(open_time, high, low, close, volume)
+        vwap = self._vwap
+        vwap.update(open_time, high, low, close, volume)
         self._adx.update(high, low, close)
         if self._mature(close):
-            vwap, sigma = self._vwap.vwap, self._vwap.sigma
-            assert vwap is not None and sigma is not None
-            self._levels = (vwap, sigma)
+            self._levels = vwap.levels()
 
     def _mature(self, price: float) -> bool:
         """Enough candles and σ since the anchor for the bands to mean something."""
-        p = self._p
-        sigma = self._vwap.sigma
-        if sigma is None or sigma <= 0.0 or price <= 0.0:
-            return False
-        return self._vwap.candles >= p.min_candles_after_anchor and sigma / price * 100.0 >= p.min_sigma_pct
+        p = self._params_v
+        indicator = self._vwap
+        if indicator.volume <= 0.0 or price <= 0.0 or indicator.candles < p.min_candles_after_anchor:
+            return False  # no VWAP yet (no volume since the anchor), or too early
+        if p.min_sigma_pct <= 0.0:
+            return True  # no σ floor: a zero σ (bands on the VWAP) counts too
+        sigma = indicator.sigma
+        return sigma is not None and sigma > 0.0 and sigma / price * 100.0 >= p.min_sigma_pct
 
     # --- decisions -------------------------------------------------------------------------------------
 
-    def _check_entry(self, candle: Candle, close: float, now: int) -> Signal | None:
+    def _check_entry(
+        self,
+        open_time: int,
+        close_time: int,
+        close_price: Decimal,
+        close: float,
+        now: int,
+        other_than: str | None = None,
+    ) -> Signal | None:
         p = self._p
-        if not self.entries_enabled or self._guard.active(now):
+        if not self.entries_enabled or (p.volatility_guard and self._guard.active(now)):
             return None
-        if candle.close_time < self._latest_time - _STALE_CANDLE_MS:
+        if close_time < self._latest_time - _STALE_CANDLE_MS:
             return None
         adx = self._adx.value
         vwap, sigma = self._vwap.vwap, self._vwap.sigma
@@ -233,19 +301,22 @@ class VwapStrategy(Strategy):
             action = SignalAction.OPEN_SHORT
         else:
             return None
-        reason = entry_reason(p, action, candle.close, vwap, lower if close < lower else upper, adx)
-        signal_id = self.signal_id(action, candle.open_time)
-        self._await_outcome(action, signal_id, now)
+        if other_than is not None and (action is SignalAction.OPEN_LONG) == (other_than == "LONG"):
+            return None  # the exit's own side: never re-enter what this candle exits
+        reason = entry_reason(p, action, close_price, vwap, lower if close < lower else upper, adx)
+        signal_id = self.signal_id(action, open_time)
+        if other_than is None:
+            self._await_outcome(action, signal_id, now)
         return Signal(
             signal_id=signal_id,
             symbol=self.symbol,
             strategy=self.name,
             action=action,
             reason=reason,
-            price=candle.close,
+            price=close_price,
             event_time=now,
             notional=self.order_notional,
-            inputs=self._inputs(str(candle.close), "close", now, rule="entry"),
+            inputs=self._inputs(str(close_price), "close", now, rule="entry"),
         )
 
     def _refresh_exits(self) -> None:
@@ -253,12 +324,21 @@ class VwapStrategy(Strategy):
         side, entry = self._side, self._entry_price
         if side is None or entry is None:
             return
+        if self._pct_stop is None:  # depends on the position only: once per position
+            self._pct_stop = pct_stop_price(self._p, side, entry, self.tick_size)
         self._take_profit, self._stop, self._deadline_ms = exit_levels(
-            self._p, side, entry, self._entry_time, self._levels
+            self._p, side, self._pct_stop, self._entry_time, self._levels
         )
 
     def _check_exit(
-        self, price: Decimal, price_f: float, now: int, trigger: int, source: str
+        self,
+        price: Decimal | None,
+        price_f: float,
+        now: int,
+        trigger: int,
+        source: str,
+        *,
+        live: bool = False,
     ) -> Signal | None:
         pending = self._pending
         if pending is not None and pending.action is SignalAction.CLOSE:
@@ -271,10 +351,13 @@ class VwapStrategy(Strategy):
         else:
             hit_stop = price_f >= self._stop
             hit_tp = price_f <= self._take_profit
+        if live and not self._p.live_take_profit:
+            hit_tp = False
         expired = now >= self._deadline_ms
         if not (hit_stop or hit_tp or expired):
             return None
-        return self._close(price, now, trigger, source, hit_stop=hit_stop, expired=expired)
+        exact = price if price is not None else Decimal(repr(price_f))
+        return self._close(exact, now, trigger, source, hit_stop=hit_stop, expired=expired)
 
     def _close(
         self, price: Decimal, now: int, trigger: int, source: str, *, hit_stop: bool, expired: bool
@@ -340,21 +423,25 @@ class VwapStrategy(Strategy):
         return blocks
 
     def _position_changed(self) -> None:
+        self._pct_stop = None
         self._refresh_exits()
 
     # --- configuration and persistence ---------------------------------------------------------------
 
     def _params_changed(self, old: BaseModel, new: BaseModel) -> None:
         assert isinstance(old, VwapParams) and isinstance(new, VwapParams)
+        self._params_v = new
+        self._pct_stop = None
         self._guard.configure(
             int(new.volatility_window_seconds * 1000),
             new.volatility_max_range_pct / 100.0,
             int(new.volatility_cooldown_seconds * 1000),
         )
-        structural = (old.adx_period, old.anchor, old.anchor_offset_minutes) != (
+        structural = (old.adx_period, old.anchor, old.anchor_offset_minutes, old.sigma_formula) != (
             new.adx_period,
             new.anchor,
             new.anchor_offset_minutes,
+            new.sigma_formula,
         )
         if (
             structural
@@ -364,7 +451,8 @@ class VwapStrategy(Strategy):
             # Rebuild from the kept candles: a period or anchor edit changes every past value.
             candles = list(self._candles)
             self._candles.clear()
-            self._vwap = AnchoredVwap(new.anchor, new.anchor_offset_minutes)
+            sums = new.sigma_formula == "sums"
+            self._vwap = AnchoredVwap(new.anchor, new.anchor_offset_minutes, plain_sums=sums)
             self._adx = Adx(new.adx_period)
             self._levels = None
             for candle in candles:

@@ -26,10 +26,18 @@ class VwapParams(BaseModel):
         30, ge=0, le=10_080, description="no entries before this many candles since the anchor"
     )
     min_sigma_pct: float = Field(
-        0.02, ge=0, le=100, description="no entries while σ is below this percentage of the price"
+        0.02,
+        ge=0,
+        le=100,
+        description="no entries while σ is below this percentage of the price (0: no σ floor, σ = 0 too)",
     )
     stop_loss_pct: float = Field(1.5, gt=0, le=50, description="stop this far (percent) from entry")
-    max_holding_minutes: int = Field(240, ge=1, le=100_000, description="close after this long")
+    max_holding_minutes: int = Field(240, ge=0, le=100_000, description="close after this long (0: never)")
+    band_stop: bool = Field(True, description="also stop beyond the outer band VWAP ∓ exit_band_k·σ")
+    stop_on_tick: bool = Field(
+        False, description="round the % stop to the tick toward the entry (a tick-exact stop price)"
+    )
+    volatility_guard: bool = Field(True, description="block entries while the price jumps around")
     volatility_window_seconds: float = Field(5.0, gt=0, le=3600, description="volatility guard window")
     volatility_max_range_pct: float = Field(
         0.8, gt=0, le=100, description="guard fires when (max−min)/min over the window exceeds this"
@@ -37,12 +45,21 @@ class VwapParams(BaseModel):
     volatility_cooldown_seconds: float = Field(
         60.0, ge=0, le=86_400, description="entries blocked this long after the last breach"
     )
+    sigma_formula: Literal["west", "sums"] = Field(
+        "west", description="σ by West's stable update, or Σv·p²/Σv − VWAP² on plain sums (other engines)"
+    )
     anchor: Literal["day", "week"] = Field("day", description="VWAP resets each UTC day or week")
     anchor_offset_minutes: int = Field(
         0, ge=0, le=10_079, description="session start after 00:00 UTC (Monday 00:00 for week)"
     )
     live_exits: bool = Field(
         True, description="also check exits on live prices (mark, live kline), not only closed candles"
+    )
+    live_take_profit: bool = Field(
+        True, description="with live_exits, also take profit on live prices (else only on closes)"
+    )
+    enter_on_exit: bool = Field(
+        False, description="a close that exits may also enter the other side at the same next open"
     )
     pending_timeout_seconds: int = Field(
         300, ge=10, le=86_400, description="forget a signal with no order news after this long"

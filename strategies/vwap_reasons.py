@@ -8,7 +8,7 @@ path; `entry_reason` and `exit_reason` run only once a rule has fired.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from core.events import SignalAction
 from strategies.base import PositionSide
@@ -87,24 +87,47 @@ def entry_reason(
     return f"close {close} {where}, ADX {adx:.1f} < {fmt_float(p.adx_max)}"
 
 
-def exit_levels(
-    p: VwapParams, side: PositionSide, entry: Decimal, entry_time: int, levels: tuple[float, float] | None
-) -> tuple[float, float, int]:
-    """(take profit, stop, deadline ms) for a position; take profit is NaN before a mature VWAP."""
-    entry_f = float(entry)
+_NEVER_MS = 2**62  # max_holding_minutes = 0: no deadline
+
+
+def pct_stop_price(p: VwapParams, side: PositionSide, entry: Decimal, tick: Decimal | None) -> float:
+    """The % stop level; with `stop_on_tick` and a known tick, exact and rounded toward the entry
+    (a long's stop up, a short's down), so the stop price is a tradable price never looser than
+    `stop_loss_pct`."""
     long = side == "LONG"
-    pct_stop = (
-        entry_f * (1.0 - p.stop_loss_pct / 100.0) if long else entry_f * (1.0 + p.stop_loss_pct / 100.0)
-    )
+    if p.stop_on_tick and tick is not None and tick > 0:
+        fraction = Decimal(repr(p.stop_loss_pct)) / _HUNDRED
+        raw = entry * (1 - fraction) if long else entry * (1 + fraction)
+        units = (raw / tick).to_integral_value(rounding=ROUND_CEILING if long else ROUND_FLOOR)
+        return float(units * tick)
+    entry_f = float(entry)
+    return entry_f * (1.0 - p.stop_loss_pct / 100.0) if long else entry_f * (1.0 + p.stop_loss_pct / 100.0)
+
+
+def exit_levels(
+    p: VwapParams,
+    side: PositionSide,
+    pct_stop: float,
+    entry_time: int,
+    levels: tuple[float, float] | None,
+) -> tuple[float, float, int]:
+    """(take profit, stop, deadline ms) for a position whose % stop is `pct_stop`
+    (`pct_stop_price`); take profit is NaN before a mature VWAP."""
+    long = side == "LONG"
     if levels is None:
         take_profit = float("nan")  # no mature VWAP yet: only the % stop and the clock
         stop = pct_stop
     else:
         vwap, sigma = levels
         take_profit = vwap
-        band = vwap - p.exit_band_k * sigma if long else vwap + p.exit_band_k * sigma
-        stop = max(pct_stop, band) if long else min(pct_stop, band)
-    return take_profit, stop, entry_time + p.max_holding_minutes * _MINUTE_MS
+        if p.band_stop:
+            band = vwap - p.exit_band_k * sigma if long else vwap + p.exit_band_k * sigma
+            stop = max(pct_stop, band) if long else min(pct_stop, band)
+        else:
+            stop = pct_stop
+    holding = p.max_holding_minutes
+    deadline = entry_time + holding * _MINUTE_MS if holding > 0 else _NEVER_MS
+    return take_profit, stop, deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +162,7 @@ def exit_reason(
             else (entry * (1 + Decimal(str(p.stop_loss_pct)) / _HUNDRED))
         )
         pct_hit = price <= limit if side == "long" else price >= limit
-        if pct_hit or ctx.levels is None:
+        if pct_hit or ctx.levels is None or not p.band_stop:
             moved = abs(price - entry) / entry * _HUNDRED
             rule = "stop_loss_pct"
             reason = (

@@ -43,7 +43,7 @@ from config.settings import Settings
 from core import __version__, channels
 from core.bus import Bus
 from core.errors import ConfigError, DaemonFailed, FatalError
-from core.events import AccountUpdate, ExecutionReport, UserStreamReset
+from core.events import AccountUpdate, ExecutionReport, OrderType, UserStreamReset
 from core.instruments import Instrument
 from database import migrate
 from database.engine import Database
@@ -252,6 +252,7 @@ class Daemon:
             limits_for=config.risk_for,
             starting_equity=equity,
             wait_for_reconciliation=True,  # the order manager reconciles first; entries wait for it
+            entry_order_type=OrderType(config.engine.entry_order_type),
         )
         self._spawn("risk_gate", risk.run())
         self._spawn("kill_switch", KillSwitchWatcher(db, risk).run())
@@ -339,6 +340,7 @@ class Daemon:
         strategy = strategy_cls(
             symbol_config.symbol, params, order_notional=symbol_config.order_notional_usdt
         )
+        strategy.tick_size = self._instruments[symbol_config.symbol].tick_size
         history = await self.market_data.warm_up(symbol_config.symbol, self.config.engine.warmup_candles)
         runner = StrategyRunner(strategy, self.bus, self.clock, self._state_store)
         await runner.prepare(history)

@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.events import OrderRequest, OrderUpdate
 from core.order_state import OrderState
 from executor.orders.progress import Fill, OrderProgress
-from executor.orders.store import OrderSnapshot, StoredOrder
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported when an order is first written or read
+    from executor.orders.store import OrderSnapshot, StoredOrder
 
 _ZERO = Decimal(0)
 FINISHED_KEPT = 2000  # terminal orders kept in memory for late events
@@ -84,6 +87,8 @@ class TrackedOrder:
         so a crash before the fills are booked leaves an order that reconciliation picks up and
         completes (the state and its last fill are written in one transaction by `book_fill`).
         """
+        from executor.orders.store import OrderSnapshot
+
         p = self.progress
         state = p.state
         if state.is_terminal and p.booked_qty < p.venue_cum_qty:

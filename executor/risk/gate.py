@@ -7,6 +7,7 @@
  position.update ─┘
 ```
 
+- The judging itself is `executor/risk/judge.py` (synchronous, no I/O; the backtest calls it too).
 - Sizing, the rules and their boundaries are in `executor/risk/rules.py` (entries: LIMIT GTC at the
   passive-rounded signal price, shrunk to the room the exposure limits leave; CLOSE: MARKET
   reduce-only for the open quantity, never blocked by an entry limit, a halt or the kill switch).
@@ -30,7 +31,6 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -38,32 +38,15 @@ import structlog
 from config.models import RiskLimits
 from core import channels
 from core.bus import Bus, Subscription
-from core.client_ids import client_order_id_for
-from core.events import (
-    MarkPrice,
-    OrderRequest,
-    OrderUpdate,
-    PositionUpdate,
-    RiskDecision,
-    Signal,
-    SignalAction,
-)
+from core.events import MarkPrice, OrderType, OrderUpdate, PositionUpdate, RiskDecision, Signal
 from core.instruments import Instrument
 from core.reconciliation import ReconciliationFinished
 from database.engine import Database
 from executor.risk.decision_store import load_restored, store_decisions
-from executor.risk.entry_pauses import EntryPauses
+from executor.risk.judge import RiskJudge, TripOutcome
 from executor.risk.kill_switch import HaltState
-from executor.risk.rules import (
-    Reason,
-    SymbolHalt,
-    Verdict,
-    cooldown_until,
-    evaluate_close,
-    evaluate_entry,
-    halt_after_losses,
-)
-from executor.risk.state import DAY_MS, ClosedTrip, RiskState
+from executor.risk.rules import ENTRY_ORDER_TYPE, SymbolHalt
+from executor.risk.state import DAY_MS
 from utils.clock import Clock, WallClock
 
 _log = structlog.get_logger(__name__)
@@ -90,42 +73,45 @@ class RiskGate:
         starting_equity: Decimal,
         wall: Clock | None = None,
         wait_for_reconciliation: bool = False,
+        entry_order_type: OrderType = ENTRY_ORDER_TYPE,
     ) -> None:
         self._bus = bus
         self._clock = clock
         self._wall: Clock = wall or WallClock()  # paces the database write retries
         self._db = db
-        self._instruments = instruments
-        self._limits_for = limits_for
-        self.state = RiskState(clock, equity=starting_equity)
+        self.judge = RiskJudge(
+            clock,
+            instruments,
+            limits_for=limits_for,
+            starting_equity=starting_equity,
+            wait_for_reconciliation=wait_for_reconciliation,
+            entry_order_type=entry_order_type,
+        )
+        self.state = self.judge.state
+        self.pauses = self.judge.pauses
         self._signals: Subscription = bus.subscribe(channels.ALL_SIGNALS, name="risk.signals")
         self._market: Subscription = bus.subscribe(channels.ALL_MARKETS, name="risk.market")
         self._orders: Subscription = bus.subscribe(channels.ORDER_UPDATE, name="risk.orders")
         self._positions: Subscription = bus.subscribe(channels.POSITION_UPDATE, name="risk.positions")
         self._reconciliations = bus.subscribe(channels.RECONCILIATION, name="risk.reconciliation")
-        self.pauses = EntryPauses(wait_for_reconciliation=wait_for_reconciliation)
-        self._accepted_ids: set[str] = set()
         self._unwritten: list[RiskDecision] = []
         self._local_halts: dict[str, SymbolHalt] = {}  # issued here, not yet in the control table
         self._unwritten_streaks: dict[tuple[str, str], int] = {}
         self._halt_epoch = 0
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()  # set once the start-up state is loaded
-        self.accepted = 0
-        self.rejected: Counter[str] = Counter()
         self.decisions_written = 0
         self.write_errors = 0
-        self.halts_issued = 0
 
     # --- configuration and feeds from the daemon ----------------------------------------------
 
     def update_limits(self, limits_for: Callable[[str], RiskLimits]) -> None:
         """Use new limits from the next signal on (a live configuration edit)."""
-        self._limits_for = limits_for
+        self.judge.limits_for = limits_for
 
     def update_instruments(self, instruments: Mapping[str, Instrument]) -> None:
         """Use new instrument rules (a re-read exchangeInfo)."""
-        self._instruments = instruments
+        self.judge.instruments = instruments
 
     def set_equity(self, equity: Decimal) -> None:
         """The account's equity (wallet + unrealized, USDT), the base of the allocation limit."""
@@ -155,7 +141,7 @@ class RiskGate:
         ids, halts, positions, live orders, today's realized PnL and opened quantity."""
         now = self._clock.now_ms()
         restored = await self._db.run(lambda s: load_restored(s, now - now % DAY_MS))
-        self._accepted_ids |= restored.accepted_ids
+        self.judge.accepted_ids |= restored.accepted_ids
         self.apply_halts(restored.halts, self._halt_epoch)
         for position in restored.positions.values():
             # The baseline: later position updates add only what they realize on top of it.
@@ -231,30 +217,18 @@ class RiskGate:
 
     def _on_position(self, event: object) -> None:
         if isinstance(event, PositionUpdate):
-            trip = self.state.on_position(event)
-            if trip is not None:
-                self._after_trip(trip)
+            outcome = self.judge.on_position(event)
+            if outcome is not None:
+                self._after_trip(outcome)
 
-    def _after_trip(self, trip: ClosedTrip) -> None:
+    def _after_trip(self, outcome: TripOutcome) -> None:
         # The streak survives a restart: it is written with the next batch of decisions.
-        self._unwritten_streaks[(trip.strategy, trip.symbol)] = trip.consecutive_losses
+        trip, halt = outcome.trip, outcome.halt
+        self._unwritten_streaks[(trip.strategy, trip.symbol)] = 0 if halt else trip.consecutive_losses
         self._wake.set()
-        limits = self._limits_for(trip.symbol)
-        if not trip.lost or not halt_after_losses(trip.consecutive_losses, limits):
+        if halt is None:
             return
-        now = self._clock.now_ms()
-        halt = SymbolHalt(
-            symbol=trip.symbol,
-            reason=f"{trip.consecutive_losses} consecutive losing trades",
-            until_ms=cooldown_until(now, limits),
-            strategy=trip.strategy,
-        )
-        self.state.halt_symbol(halt)
-        self.state.reset_losses(trip.strategy, trip.symbol)
-        self._unwritten_streaks[(trip.strategy, trip.symbol)] = 0
         self._local_halts[trip.symbol] = halt
-        self.halts_issued += 1
-        self._wake.set()
         _log.warning(
             "risk.symbol_halted",
             symbol=trip.symbol,
@@ -269,44 +243,7 @@ class RiskGate:
     def handle_signal(self, signal: Signal) -> RiskDecision:
         """Judge one signal: publish the decision (and the order request when accepted), queue the
         decision for the database."""
-        if signal.signal_id in self._accepted_ids:
-            verdict = Verdict(Reason.DUPLICATE_SIGNAL, {"signal_id": signal.signal_id})
-        else:
-            verdict = self._judge(signal)
-        now = self._clock.now_ms()
-        request: OrderRequest | None = None
-        details = dict(verdict.details)
-        if verdict.accepted:
-            assert verdict.side is not None and verdict.order_type is not None
-            request = OrderRequest(
-                client_order_id=client_order_id_for(signal.signal_id),
-                symbol=signal.symbol,
-                strategy=signal.strategy,
-                side=verdict.side,
-                order_type=verdict.order_type,
-                quantity=verdict.quantity,
-                created_time=now,
-                price=verdict.price,
-                time_in_force=verdict.time_in_force,
-                reduce_only=verdict.reduce_only,
-                signal_id=signal.signal_id,
-            )
-            details["client_order_id"] = request.client_order_id
-            details["order_type"] = request.order_type.value
-            self._accepted_ids.add(signal.signal_id)
-            self.state.record_order(request)
-            self.accepted += 1
-        else:
-            self.rejected[verdict.reason.value] += 1
-        decision = RiskDecision(
-            signal_id=signal.signal_id,
-            symbol=signal.symbol,
-            strategy=signal.strategy,
-            accepted=verdict.accepted,
-            reason=verdict.reason.value,
-            event_time=now,
-            details=MappingProxyType(details),
-        )
+        decision, request = self.judge.judge(signal)
         self._bus.publish(channels.RISK_DECISION, decision)
         if request is not None:
             self._bus.publish(channels.ORDER_REQUEST, request)
@@ -314,20 +251,20 @@ class RiskGate:
         self._wake.set()
         return decision
 
-    def _judge(self, signal: Signal) -> Verdict:
-        symbol = signal.symbol
-        if signal.action is SignalAction.CLOSE:
-            return evaluate_close(signal, self.state.position_qty(symbol), self.state.closing_qty(symbol))
-        pause = self.pauses.pause_of(symbol)
-        if pause is not None:
-            return Verdict(pause[0], {"detail": pause[1]})
-        instrument = self._instruments.get(symbol)
-        if instrument is None:
-            return Verdict(Reason.UNKNOWN_SYMBOL, {"symbol": symbol})
-        if not instrument.is_trading:
-            return Verdict(Reason.SYMBOL_NOT_TRADING, {"status": instrument.status})
-        context = self.state.entry_context(signal.strategy, symbol)
-        return evaluate_entry(signal, context, self._limits_for(symbol), instrument)
+    @property
+    def accepted(self) -> int:
+        """Signals accepted since start."""
+        return self.judge.accepted
+
+    @property
+    def rejected(self) -> Counter[str]:
+        """Rejected signals by reason since start."""
+        return self.judge.rejected
+
+    @property
+    def halts_issued(self) -> int:
+        """Consecutive-loss halts issued since start."""
+        return self.judge.halts_issued
 
     # --- the database writer ---------------------------------------------------------------------
 

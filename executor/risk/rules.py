@@ -243,8 +243,17 @@ def _cap(quantity: Decimal, room: Decimal, price: Decimal, step: Decimal) -> Dec
     return min(quantity, quantize_quantity(room / price, step))
 
 
-def evaluate_entry(signal: Signal, ctx: EntryContext, limits: RiskLimits, instrument: Instrument) -> Verdict:
-    """Judge an OPEN_LONG / OPEN_SHORT signal: halts, loss, funding, rate, then size and caps."""
+def evaluate_entry(
+    signal: Signal,
+    ctx: EntryContext,
+    limits: RiskLimits,
+    instrument: Instrument,
+    order_type: OrderType = ENTRY_ORDER_TYPE,
+) -> Verdict:
+    """Judge an OPEN_LONG / OPEN_SHORT signal: halts, loss, funding, rate, then size and caps.
+
+    `order_type` is `engine.entry_order_type`: LIMIT (GTC at the passive-rounded signal price) or
+    MARKET (sized and filled at the market, MARKET_LOT_SIZE)."""
     for breach in (
         check_kill_switch(ctx.global_halt),
         check_symbol_halt(ctx.symbol_halt, ctx.now_ms),
@@ -263,7 +272,7 @@ def evaluate_entry(signal: Signal, ctx: EntryContext, limits: RiskLimits, instru
     side = _entry_side(signal.action)
     # The mark price values exposure; the signal's price stands in until the first mark arrives.
     reference = ctx.mark_price if ctx.mark_price is not None and ctx.mark_price > _ZERO else signal.price
-    limit_order = ENTRY_ORDER_TYPE is OrderType.LIMIT
+    limit_order = order_type is OrderType.LIMIT
     step = instrument.step_size if limit_order else instrument.market_step_size
     min_qty = instrument.min_qty if limit_order else instrument.market_min_qty
     max_qty = instrument.max_qty if limit_order else instrument.market_max_qty
@@ -328,7 +337,7 @@ def evaluate_entry(signal: Signal, ctx: EntryContext, limits: RiskLimits, instru
         Reason.ACCEPTED,
         MappingProxyType(details),
         side=side,
-        order_type=ENTRY_ORDER_TYPE,
+        order_type=order_type,
         quantity=quantity,
         price=price,
         time_in_force=ENTRY_TIME_IN_FORCE if limit_order else None,

@@ -93,17 +93,22 @@ class Adx:
         period = self.period
         diff_p = high - self._prev_high
         diff_m = self._prev_low - low
+        prev_close = self._prev_close
         self._prev_high = high
         self._prev_low = low
+        self._prev_close = close
         # True range of today against yesterday's close, as TA-Lib's TRUE_RANGE computes it.
         true_range = high - low
-        t = abs(high - self._prev_close)
+        t = high - prev_close
+        if t < 0.0:
+            t = -t
         if t > true_range:
             true_range = t
-        t = abs(low - self._prev_close)
+        t = low - prev_close
+        if t < 0.0:
+            t = -t
         if t > true_range:
             true_range = t
-        self._prev_close = close
 
         if index < period:  # bars 1 .. period-1: plain sums
             if diff_m > 0 and diff_p < diff_m:
@@ -114,19 +119,22 @@ class Adx:
             return None
 
         # Wilder smoothing, in TA-Lib's operation order (x -= x/p, then += today).
-        minus_dm = self._minus_dm - self._minus_dm / period
-        plus_dm = self._plus_dm - self._plus_dm / period
+        minus_dm = self._minus_dm
+        minus_dm = minus_dm - minus_dm / period
+        plus_dm = self._plus_dm
+        plus_dm = plus_dm - plus_dm / period
         if diff_m > 0 and diff_p < diff_m:
             minus_dm += diff_m
         elif diff_p > 0 and diff_p > diff_m:
             plus_dm += diff_p
-        tr = self._tr - (self._tr / period) + true_range
+        tr = self._tr
+        tr = tr - (tr / period) + true_range
         self._minus_dm = minus_dm
         self._plus_dm = plus_dm
         self._tr = tr
 
         dx: float | None = None
-        if _is_zero(tr):
+        if -_EPSILON < tr < _EPSILON:
             self.minus_di = 0.0
             self.plus_di = 0.0
         else:
@@ -135,19 +143,18 @@ class Adx:
             self.minus_di = minus_di
             self.plus_di = plus_di
             di_sum = minus_di + plus_di
-            if not _is_zero(di_sum):
-                dx = 100.0 * (abs(minus_di - plus_di) / di_sum)
+            if not -_EPSILON < di_sum < _EPSILON:
+                diff = minus_di - plus_di
+                dx = 100.0 * ((diff if diff >= 0.0 else -diff) / di_sum)
 
-        if index < 2 * period - 1:  # seeding the first ADX
+        value = self.value
+        if value is not None:  # seeded: the common case
             if dx is not None:
-                self._sum_dx += dx
-            return None
-        if index == 2 * period - 1:
-            if dx is not None:
-                self._sum_dx += dx
-            self.value = self._sum_dx / period
-            return self.value
+                value = ((value * (period - 1)) + dx) / period
+                self.value = value
+            return value
         if dx is not None:
-            assert self.value is not None
-            self.value = ((self.value * (period - 1)) + dx) / period
+            self._sum_dx += dx
+        if index == 2 * period - 1:
+            self.value = self._sum_dx / period
         return self.value

@@ -44,13 +44,19 @@ class AnchoredVwap:
         "_offset_ms",
         "_period_ms",
         "_session",
+        "_sums",
+        "_svp",
+        "_svp2",
         "_weight",
         "anchor",
         "candles",
         "offset_minutes",
     )
 
-    def __init__(self, anchor: Anchor = "day", offset_minutes: int = 0) -> None:
+    def __init__(self, anchor: Anchor = "day", offset_minutes: int = 0, *, plain_sums: bool = False) -> None:
+        # plain_sums: σ² = Σv·p²/Σv − VWAP² from plain running sums (floored at 0), the textbook
+        # formula other engines use, cancellation noise included; default: West's stable update.
+        self._sums = plain_sums
         if anchor not in ("day", "week"):
             raise ValueError(f"anchor must be 'day' or 'week', got {anchor!r}")
         self.anchor: Anchor = anchor
@@ -66,6 +72,8 @@ class AnchoredVwap:
         self._weight = 0.0
         self._mean = 0.0
         self._m2 = 0.0
+        self._svp = 0.0
+        self._svp2 = 0.0
         self.candles = 0
 
     def session_of(self, open_time_ms: int) -> int:
@@ -84,6 +92,15 @@ class AnchoredVwap:
             self._session = session
             self._reset_sums()
         self.candles += 1
+        if self._sums:
+            price = (high + low + close) / 3.0
+            self._weight += volume
+            self._svp += volume * price
+            self._svp2 += volume * price * price
+            if self._weight > 0.0:
+                self._mean = self._svp / self._weight
+                self._m2 = self._svp2 - self._mean * self._mean * self._weight
+            return reset
         if volume > 0.0:
             price = (high + low + close) / 3.0
             weight = self._weight + volume
@@ -105,10 +122,22 @@ class AnchoredVwap:
         """The VWAP since the anchor, None before any volume traded."""
         return self._mean if self._weight > 0.0 else None
 
+    def levels(self) -> tuple[float, float]:
+        """(VWAP, σ) in one call; only once some volume has traded since the anchor."""
+        weight = self._weight
+        if self._sums:
+            mean = self._mean
+            variance = self._svp2 / weight - mean * mean
+        else:
+            variance = self._m2 / weight
+        return self._mean, (math.sqrt(variance) if variance > 0.0 else 0.0)
+
     @property
     def sigma(self) -> float | None:
         """Volume-weighted standard deviation of the typical price since the anchor."""
         if self._weight <= 0.0:
             return None
+        if self._sums:
+            return self.levels()[1]
         variance = self._m2 / self._weight
         return math.sqrt(variance) if variance > 0.0 else 0.0

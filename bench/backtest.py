@@ -1,0 +1,193 @@
+"""The backtest benchmark: the reference candles and rules of ../shared/docs/backtest-bench.md.
+
+    python bench/backtest.py [--pairs N] [--no-trade] [--runs K] [--trades-out CSV] [--json OUT]
+
+Generates the candles (../shared/tools/bench_candles.py) into a temporary folder, writes the rules
+as a trader configuration (bench/backtest.yaml plus one `vwap` entry per pair), and runs
+`python -m trader backtest` on them in a fresh process per run: the whole process (interpreter
+start, imports, loading the CSV files) and the backtest loop alone are timed, max RSS read from
+the kernel. Medians of K runs. Checks the trade list against bench/bench_reference.py, an
+independent plain implementation of the doc's rules, and exits 1 if they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from bench_reference import reference_trades
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+NAMES = [
+    "BTCUSDT",
+    "ETHUSDT",
+    "BNBUSDT",
+    "SOLUSDT",
+    "XRPUSDT",
+    "DOGEUSDT",
+    "LTCUSDT",
+    "LINKUSDT",
+    "DOTUSDT",
+    "AVAXUSDT",
+]
+PARAMS = {
+    "band_k": 2.0,
+    "adx_period": 14,
+    "adx_max": 20,
+    "min_candles_after_anchor": 0,
+    "min_sigma_pct": 0,
+    "stop_loss_pct": 2,
+    "band_stop": False,
+    "stop_on_tick": True,
+    "max_holding_minutes": 0,
+    "volatility_guard": False,
+    "live_exits": True,
+    "live_take_profit": False,
+    "enter_on_exit": True,
+    "sigma_formula": "sums",
+}
+REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
+
+
+def _setup(folder: Path, pairs: int, no_trade: bool) -> tuple[Path, Path]:
+    generator = os.environ.get("BENCH_CANDLES", str(SHARED / "tools" / "bench_candles.py"))
+    subprocess.run(
+        [sys.executable, generator, str(folder / "candles"), "--pairs", str(pairs)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    doc = json.loads((ROOT / "data" / "exchange_info.json").read_text())
+    template = next(s for s in doc["symbols"] if s["symbol"] == "BTCUSDT")  # tick 0.1, step 0.001
+    doc["symbols"] = [dict(copy.deepcopy(template), symbol=s, pair=s) for s in NAMES[:pairs]]
+    info = folder / "exchange_info.json"
+    info.write_text(json.dumps(doc))
+    config = yaml.safe_load((ROOT / "bench" / "backtest.yaml").read_text())
+    params = dict(PARAMS, adx_max=0.001) if no_trade else PARAMS  # same indicators, entries never pass
+    config["symbols"] = [
+        {"symbol": s, "strategy": "vwap", "order_notional_usdt": 1000, "params": params}
+        for s in NAMES[:pairs]
+    ]
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, info
+
+
+def _run_once(folder: Path, config: Path, info: Path) -> dict[str, float]:
+    out = folder / "report.json"
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trader",
+            "backtest",
+            "--config",
+            str(config),
+            "--data",
+            str(folder / "candles"),
+            "--exchange-info",
+            str(info),
+            "--json",
+            str(out),
+            "--trades-csv",
+            str(folder / "trades.csv"),
+            "--quiet",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    whole = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    report = json.loads(out.read_text())
+    return {"whole_s": whole, "loop_s": report["timing"]["loop_seconds"], "rss_mib": max(rss, before) / 1024}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=1)
+    ap.add_argument("--no-trade", action="store_true")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--trades-out", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config, info = _setup(folder, a.pairs, a.no_trade)
+        runs = [_run_once(folder, config, info) for _ in range(a.runs)]
+        report = json.loads((folder / "report.json").read_text())
+        mine = [
+            (
+                t["symbol"],
+                t["side"],
+                t["entry_time_ms"],
+                Decimal(t["entry_price"]),
+                t["exit_time_ms"] - t["exit_time_ms"] % 60_000,
+                Decimal(t["exit_price"]),
+                REASONS.get(t["reason"], t["reason"]),
+            )
+            for t in report["trades"]
+        ]
+        mine.sort(key=lambda t: (t[0], t[2]))
+        reference = _reference(folder / "candles", a.pairs)
+    bars = report["period"]["candles"]
+    whole = statistics.median(r["whole_s"] for r in runs)
+    loop = statistics.median(r["loop_s"] for r in runs)
+    rss = max(r["rss_mib"] for r in runs)
+    reasons = Counter(t[6] for t in mine)
+    same = mine == reference
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "pairs": a.pairs,
+        "no_trade": a.no_trade,
+        "bars": bars,
+        "runs": a.runs,
+        "whole_process_bars_per_s": round(bars / whole),
+        "loop_bars_per_s": round(bars / loop),
+        "whole_process_s": round(whole, 3),
+        "loop_s": round(loop, 3),
+        "max_rss_mib": round(rss, 1),
+        "trades": len(mine),
+        "exits_by_reason": dict(sorted(reasons.items())),
+        "reference_trades": len(reference),
+        "trade_list_equals_reference": same,
+    }
+    print(json.dumps(result, indent=1))
+    if a.trades_out is not None:
+        lines = ["symbol,side,entry_time_ms,entry_price,exit_time_ms,exit_price,reason"]
+        lines += [",".join(str(x) for x in t) for t in mine]
+        a.trades_out.write_text("\n".join(lines) + "\n")
+    if a.json is not None:
+        a.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0 if same else 1
+
+
+def _reference(candles: Path, pairs: int) -> list[tuple[str, str, int, Decimal, int, Decimal, str]]:
+    sys.path.insert(0, str(ROOT))
+    from backtest.loading import load_files
+
+    series = load_files([candles], {s: Decimal("0.1") for s in NAMES[:pairs]})
+    out = []
+    for symbol, s in sorted(series.items()):
+        out += reference_trades(symbol, s.open_times, s.opens, s.highs, s.lows, s.closes, s.volumes)
+    out.sort(key=lambda t: (t[0], t[2]))
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""`python -m trader backtest`: the configured strategies on history, with the live code.
+
+With no argument it backtests the shipped config/config.yaml on the shipped real data (the kline
+files under the config's `simulator.data` folder) and prints the report. `--data` names other
+kline files or folders (Binance's kline CSV layout); `--exchange-info` the instrument rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from config.loader import load_config, load_settings
+from core.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def _date(text: str) -> int:
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2023-10-01, got {text!r}") from None
+    return int(day.timestamp() * 1000)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    """`python -m trader backtest [...]`."""
+    parser = sub.add_parser(
+        "backtest",
+        help="backtest the configured strategies on history (the live code, simulated fills)",
+        description=(
+            "Replay history through the live strategy, risk and order code with the simulator's "
+            "matching engine. Without arguments: the shipped config on the shipped data."
+        ),
+    )
+    parser.add_argument("--config", type=Path, default=None, help="trading configuration (default: shipped)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="kline CSV files or folders (default: the config's simulator.data/klines)",
+    )
+    parser.add_argument(
+        "--exchange-info",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="instrument rules (default: the config's simulator.data/exchange_info.json)",
+    )
+    parser.add_argument("--symbols", default=None, help="only these symbols, e.g. WLDUSDT,ADAUSDT")
+    parser.add_argument("--start", type=_date, default=None, help="first day (UTC), e.g. 2023-10-01")
+    parser.add_argument("--end", type=_date, default=None, help="day after the last (UTC)")
+    parser.add_argument(
+        "--interval", default="1m", help="candle interval to trade on (1m, or the file's own)"
+    )
+    parser.add_argument("--fee-bps", type=_decimal, default=None, help="taker fee in basis points")
+    parser.add_argument("--slippage-bps", type=_decimal, default=None, help="market order slippage (bps)")
+    parser.add_argument(
+        "--funding-rate",
+        type=_decimal,
+        default=None,
+        help="flat funding rate per funding time (default: funding not modelled)",
+    )
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the report as JSON")
+    parser.add_argument(
+        "--trades-csv", type=Path, default=None, metavar="OUT", help="write the trades as CSV"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.set_defaults(handler=backtest_command)
+
+
+def backtest_command(args: argparse.Namespace) -> int:
+    """Load, run, print and export one backtest."""
+    started = time.perf_counter()
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from backtest.loading import DataError, load_files
+    from backtest.render import print_report, trades_csv
+    from backtest.session import run_session
+    from simulator.exchange_info import instruments_of, load_exchange_info
+
+    settings = load_settings()
+    path = args.config if args.config is not None else settings.config
+    config = load_config(path)
+    overrides: dict[str, Any] = {}
+    if args.fee_bps is not None:
+        overrides["taker_fee_bps"] = args.fee_bps
+    if args.slippage_bps is not None:
+        overrides["slippage_bps"] = args.slippage_bps
+    if overrides:
+        config = config.model_copy(update={"backtest": config.backtest.model_copy(update=overrides)})
+    funding_rate = args.funding_rate if args.funding_rate is not None else config.backtest.funding_rate
+    data_dir = config.simulator.data
+    info_path = args.exchange_info or data_dir / "exchange_info.json"
+    try:
+        instruments = instruments_of(load_exchange_info(info_path))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(str(info_path), "exchange info", f"cannot be read: {exc}") from None
+    wanted = [s.symbol for s in config.symbols]
+    if args.symbols:
+        wanted = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        unknown = sorted(set(wanted) - {s.symbol for s in config.symbols})
+        if unknown:
+            raise ConfigError(str(path), "symbols", f"not in the configuration: {', '.join(unknown)}")
+        config = config.model_copy(update={"symbols": [s for s in config.symbols if s.symbol in wanted]})
+    interval_ms = _interval_ms(args.interval)
+    console = Console(stderr=False, quiet=args.quiet)
+    try:
+        series = load_files(
+            args.data or [data_dir / "klines"],
+            {s: i.tick_size for s, i in instruments.items()},
+            interval_ms=interval_ms,
+        )
+    except DataError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        return EXIT_BAD_INPUT
+    series = {s: v.window(args.start, args.end) for s, v in series.items() if s in wanted}
+    series = {s: v for s, v in series.items() if len(v) > 1}
+    if not series:
+        console.print(f"no candles for {', '.join(wanted)} in the data and period asked for")
+        return EXIT_BAD_INPUT
+    total = sum(len(s) for s in series.values())
+    loaded = time.perf_counter()
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} candles"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=args.quiet,
+    ) as bar:
+        task = bar.add_task("backtest", total=total)
+        timing: dict[str, float] = {}
+        outcome = run_session(
+            config,
+            series,
+            instruments,
+            funding_rate=funding_rate,
+            progress=lambda done: bar.update(task, completed=done),
+            timing=timing,
+        )
+    timing["load_seconds"] = loaded - started
+    timing["total_seconds"] = time.perf_counter() - started
+    print_report(outcome.report, console)
+    if args.json is not None:
+        args.json.write_text(json.dumps(outcome.report, indent=1) + "\n")
+        console.print(f"report written to {args.json}")
+    if args.trades_csv is not None:
+        args.trades_csv.write_text(trades_csv(outcome.trades))
+        console.print(f"{len(outcome.trades)} trades written to {args.trades_csv}")
+    console.print(
+        f"{total:,} candles in {timing['total_seconds']:.2f} s "
+        f"({total / max(outcome.loop_seconds, 1e-9):,.0f} candles/s in the loop)"
+    )
+    return EXIT_OK
+
+
+def _interval_ms(text: str) -> int | None:
+    units = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+    if text in ("file", "native"):
+        return None
+    try:
+        return int(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise ConfigError("--interval", "interval", f"expected 1m, 3m, 1h, ..., got {text!r}") from None
