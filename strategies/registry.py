@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from strategies.base import Strategy
 
-BUILTIN_MODULES: tuple[str, ...] = ("strategies.vwap",)
+BUILTIN_MODULES: tuple[str, ...] = ("strategies.vwap", "strategies.sma_cross")
 
 _S = TypeVar("_S", bound=type[Strategy])
 _registry: dict[str, type[Strategy]] = {}

@@ -4,7 +4,8 @@ Graceful (the first SIGINT / SIGTERM, `--duration`, or a failure):
  1. no new entries (the risk gate pauses every symbol: "shutting down");
  2. the market streams stop, so the strategies see no more prices and emit nothing new;
  3. resting entry orders are cancelled (`shutdown.cancel_entries`, default true); protective exits
-    (reduce-only orders) stand on the venue;
+    (reduce-only orders) stand on the venue; a last reconciliation books any fill whose report was
+    still on its way;
  4. the user stream stops, the tasks are cancelled in reverse order of start (strategies save their
     state, the risk gate writes its queued decisions, the order manager its orders), the last
     heartbeat says `stopped`, the gateway, the venue and the database are closed.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 import structlog
 
 from trader.heartbeat import DaemonState
+from utils.crash_points import crash_point
 
 if TYPE_CHECKING:
     from trader.app import Daemon
@@ -83,6 +85,12 @@ class Shutdown:
         if daemon.order_manager is not None and daemon.config.shutdown.cancel_entries:
             cancelled = await daemon.order_manager.cancel_entries("cancelled at shutdown")
             _log.info("daemon.entries_cancelled", count=cancelled)
+        crash_point("during_shutdown")
+        if daemon.order_manager is not None:
+            # Fills whose reports were still on their way: book them from the venue before exiting,
+            # so the database agrees with the venue at exit (a restart would repair it anyway).
+            report = await daemon.order_manager.reconcile_now("shutdown")
+            _log.info("daemon.final_reconciliation", result=report.result.value, report=str(report))
 
     async def _teardown(self) -> None:
         daemon = self._daemon

@@ -17,11 +17,13 @@ import structlog
 from core.client_ids import PREFIX
 from core.errors import InvalidTransition
 from core.events import ExecutionReport
+from core.order_state import OrderState
 from executor.orders import store as order_store
 from executor.orders.context import OrderContext
 from executor.orders.progress import Fill
 from executor.orders.registry import TrackedOrder
 from executor.orders.venue_sync import correct_to_venue
+from utils.crash_points import crash_point
 
 _log = structlog.get_logger(__name__)
 
@@ -76,6 +78,7 @@ class FillBooker:
     async def book(self, order: TrackedOrder, fill: Fill, *, backfilled: bool = False) -> None:
         """Persist a fill (deduped in the database), the position and the order; publish both."""
         ctx = self._ctx
+        crash_point("before_fill_stored")
         snapshot = order.snapshot(ctx.clock.now_ms())
         booked = await ctx.db.run(
             lambda s: order_store.book_fill(s, fill, strategy=order.request.strategy, snapshot=snapshot)
@@ -86,6 +89,8 @@ class FillBooker:
             await ctx.persist(order)
             return
         ctx.counters.fills_booked += 1
+        if order.state is OrderState.PARTIALLY_FILLED:
+            crash_point("after_partial_fill")
         if backfilled:
             ctx.counters.fills_backfilled += 1
         ctx.positions[fill.symbol] = booked.position

@@ -23,6 +23,7 @@ from executor.orders.filters import validate_order
 from executor.orders.progress import OrderProgress
 from executor.orders.registry import TrackedOrder
 from executor.orders.sender import OrderSender
+from utils.crash_points import crash_point
 
 _log = structlog.get_logger(__name__)
 
@@ -115,6 +116,7 @@ class OrderIntake:
             ctx.counters.duplicates += 1
             return OrderState.PENDING_NEW
         ctx.counters.orders_sent += 1
+        crash_point("after_order_written")
         await self._sender.send(order)
         return order.state
 

@@ -55,6 +55,7 @@ from executor.orders.venue_sync import (
 )
 from executor.venue_api import OrderGateway, VenueOrder
 from utils.clock import Clock, WallClock
+from utils.crash_points import crash_point
 
 _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
@@ -137,6 +138,7 @@ class Reconciler:
         report = ReconcileReport(trigger=trigger)
         try:
             await self._live_orders(report, at_startup=trigger == "startup")
+            crash_point("during_reconciliation")
             await self._unknown_open_orders(report)
             await self._backfill(report)
             report.funding_backfilled = await self._funding()

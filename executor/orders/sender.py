@@ -31,6 +31,7 @@ from executor.orders.context import OrderContext
 from executor.orders.registry import TrackedOrder
 from executor.orders.venue_sync import VenueSync
 from executor.venue_api import VenueOrder
+from utils.crash_points import crash_point
 
 _log = structlog.get_logger(__name__)
 
@@ -108,6 +109,7 @@ class OrderSender:
             unknown: GatewayError | None = None
             try:
                 venue = await ctx.gateway.place_order(order.request)
+                crash_point("after_order_sent")
             except RateLimitedError as exc:
                 retries += 1
                 delay = max(float(exc.retry_after), self.backoff(retries))

@@ -25,6 +25,7 @@ from executor.orders.progress import Fill
 from executor.orders.registry import TrackedOrder
 from executor.venue_api import VenueOrder, VenuePosition, VenueTrade
 from utils.clock import Clock
+from utils.crash_points import crash_point
 
 _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
@@ -174,6 +175,8 @@ class VenueSync:
             order.reason = order.reason or "rejected by venue"
         order.note_shortfall(ctx.wall.monotonic())
         await ctx.persist(order)
+        if order.state is OrderState.NEW:
+            crash_point("after_order_accepted")
         if changed:
             ctx.publish_order(order)
         ctx.registry.retire_if_done(order)

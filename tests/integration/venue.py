@@ -14,6 +14,7 @@ from config.settings import Mode
 from executor.binance.endpoints import VenueEndpoints
 from executor.binance.gateway import Gateway
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from simulator.engine_types import EngineConfig
 from simulator.exchange import SimulatedExchange
 from simulator.server import SimulatorServer
 from utils.clock import ScaledClock
@@ -33,11 +34,17 @@ class Venue:
 
 @asynccontextmanager
 async def simulated_venue(
-    *, speed: float = 60.0, symbols: tuple[str, ...] = ("WLDUSDT", "ADAUSDT"), start_ms: int | None = None
+    *,
+    speed: float = 60.0,
+    symbols: tuple[str, ...] = ("WLDUSDT", "ADAUSDT"),
+    start_ms: int | None = None,
+    fill_parts: int = 1,
 ) -> AsyncIterator[Venue]:
     """Start a simulator on a free port and a gateway against it; stop both afterwards."""
     now = start_ms if start_ms is not None else time.time_ns() // 1_000_000
-    exchange = SimulatedExchange.from_data(DATA, start_ms=now, symbols=list(symbols), seed=7)
+    exchange = SimulatedExchange.from_data(
+        DATA, start_ms=now, symbols=list(symbols), seed=7, config=EngineConfig(fill_parts=fill_parts)
+    )
     clock = ScaledClock(now, speed)
     server = SimulatorServer(exchange, clock)
     await server.start()
