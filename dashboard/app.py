@@ -21,18 +21,18 @@ from dashboard.context import load_context  # noqa: E402
 from dashboard.page import DEFAULT_REFRESH, REFRESH_CHOICES, REFRESH_KEY  # noqa: E402
 
 _OPTIONAL = (
-    ("alerts", "views/alerts.py", "Alerts", "🔔"),
-    ("reconciliation_runs", "views/reconciliation.py", "Reconciliation", "🔁"),
-    ("backtest_runs", "views/backtests.py", "Backtests", "🧪"),
+    ("alerts", "views/alerts.py", "Alerts", ":material/notifications:"),
+    ("reconciliation_runs", "views/reconciliation.py", "Reconciliation", ":material/sync_alt:"),
+    ("backtest_runs", "views/backtests.py", "Backtests", ":material/science:"),
 )
 
 
 def _pages() -> list[st.Page]:
     pages = [
-        st.Page("views/health.py", title="Health", icon="🩺", url_path="health", default=True),
-        st.Page("views/portfolio.py", title="Portfolio", icon="💼", url_path="portfolio"),
-        st.Page("views/market.py", title="Market", icon="📈", url_path="market"),
-        st.Page("views/signals.py", title="Signals & risk", icon="🚦", url_path="signals"),
+        st.Page("views/health.py", title="Health", icon=":material/monitor_heart:", default=True),
+        st.Page("views/portfolio.py", title="Portfolio", icon=":material/account_balance_wallet:"),
+        st.Page("views/market.py", title="Market", icon=":material/candlestick_chart:"),
+        st.Page("views/signals.py", title="Signals & risk", icon=":material/traffic:", url_path="signals"),
     ]
     source = load_context().source
     if source is not None:
@@ -44,7 +44,7 @@ def _pages() -> list[st.Page]:
 
 def main() -> None:
     """Page set-up, the sidebar's refresh choice, and the page the user picked."""
-    st.set_page_config(page_title="trader", page_icon="📈", layout="wide")
+    st.set_page_config(page_title="trader", page_icon=":material/candlestick_chart:", layout="wide")
     navigation = st.navigation(_pages())
     with st.sidebar:
         st.selectbox(

@@ -47,17 +47,17 @@ def run_page(title: str, body: Body, *, needs_database: bool = True) -> None:
                 st.error(
                     f"Reading the database failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
                 )
-        _footer(context, started)
+        _footer(title, context, started)
 
     st.fragment(frame, run_every=refresh_seconds(), key=f"page-{title}")()
 
 
 def explain_missing_database(context: Context) -> None:
     """What to run when there is nothing to read yet."""
-    st.info(f"{context.problem} {context.hint or ''}".strip(), icon="ℹ️")
+    st.info(f"{context.problem} {context.hint or ''}".strip(), icon=":material/info:")
 
 
-def _footer(context: Context, started: float) -> None:
+def _footer(title: str, context: Context, started: float) -> None:
     elapsed_ms = (time.perf_counter() - started) * 1000
     source = context.source
     queries = (
@@ -67,6 +67,6 @@ def _footer(context: Context, started: float) -> None:
     every = f"refreshes every {refresh:g} s" if refresh else "auto-refresh off"
     with st.container(key="page-rendered"):
         st.caption(
-            f"Rendered in {elapsed_ms:,.0f} ms · {queries} · {every} · database {context.url_shown}"
+            f"{title} rendered in {elapsed_ms:,.0f} ms · {queries} · {every} · database {context.url_shown}"
             f" · heartbeat {context.heartbeat_path} · times in UTC"
         )

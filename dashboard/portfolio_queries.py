@@ -1,4 +1,4 @@
-"""Portfolio reads: positions, open orders, fills, and the money they made (exact, in Decimal).
+"""Portfolio reads: positions, open orders, fills and the equity curve (the ledger is dashboard/ledger.py).
 
 Each function takes a read-only connection; `cached(...)` keys it by the tables it reads.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import text
@@ -16,8 +15,6 @@ from sqlalchemy.engine import Connection
 from dashboard.money import dec
 from dashboard.source import cached
 from dashboard.versions import OPEN_STATES
-
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -96,98 +93,6 @@ def recent_fills(connection: Connection, offset: int, limit: int) -> pd.DataFram
         connection,
         params={"limit": limit, "offset": offset},
     )
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """What the fills and funding payments add up to: by day, by symbol, and over time."""
-
-    daily: pd.DataFrame  # day, realized, fees, funding, net
-    by_symbol: pd.DataFrame  # symbol, fills, volume, realized, fees, funding, net, win_rate
-    curve: pd.DataFrame  # time, net (cumulative), at most `points` rows
-
-
-def _bucket() -> list[Decimal]:
-    return [Decimal(0), Decimal(0), Decimal(0), Decimal(0)]  # realized, fees, funding, volume
-
-
-@cached("fills", "funding_payments")
-def ledger(connection: Connection, points: int = 1000) -> Ledger:
-    """Realized PnL net of fees and funding, summed exactly in Decimal over every fill."""
-    days: dict[int, list[Decimal]] = {}
-    symbols: dict[str, list[Decimal]] = {}
-    counts: dict[str, list[int]] = {}  # fills, wins, losses
-    events: list[tuple[int, Decimal]] = []
-    fills = connection.execute(
-        text("SELECT symbol, time, price, quantity, commission, realized_pnl FROM fills")
-    )
-    for symbol, time, price, quantity, commission, realized in fills:
-        pnl, fee = dec(realized), dec(commission)
-        for slot in (days.setdefault(time // _DAY_MS, _bucket()), symbols.setdefault(symbol, _bucket())):
-            slot[0] += pnl
-            slot[1] += fee
-        symbols[symbol][3] += dec(price) * dec(quantity)
-        count = counts.setdefault(symbol, [0, 0, 0])
-        count[0] += 1
-        count[1] += pnl > 0
-        count[2] += pnl < 0
-        events.append((time, pnl - fee))
-    for symbol, time, amount in connection.execute(text("SELECT symbol, time, amount FROM funding_payments")):
-        paid = dec(amount)
-        days.setdefault(time // _DAY_MS, _bucket())[2] += paid
-        symbols.setdefault(symbol, _bucket())[2] += paid
-        counts.setdefault(symbol, [0, 0, 0])
-        events.append((time, paid))
-    return Ledger(_daily(days), _by_symbol(symbols, counts), _curve(events, points))
-
-
-def _daily(days: dict[int, list[Decimal]]) -> pd.DataFrame:
-    rows = [
-        {
-            "day": pd.Timestamp(day * _DAY_MS, unit="ms").date(),
-            "realized": float(v[0]),
-            "fees": float(v[1]),
-            "funding": float(v[2]),
-            "net": float(v[0] - v[1] + v[2]),
-        }
-        for day, v in sorted(days.items(), reverse=True)
-    ]
-    return pd.DataFrame(rows, columns=["day", "realized", "fees", "funding", "net"])
-
-
-def _by_symbol(symbols: dict[str, list[Decimal]], counts: dict[str, list[int]]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for symbol, v in symbols.items():
-        fills, wins, losses = counts[symbol]
-        rows.append(
-            {
-                "symbol": symbol,
-                "fills": fills,
-                "volume": float(v[3]),
-                "realized": float(v[0]),
-                "fees": float(v[1]),
-                "funding": float(v[2]),
-                "net": float(v[0] - v[1] + v[2]),
-                "win_rate": wins / (wins + losses) if wins + losses else None,
-            }
-        )
-    columns = ["symbol", "fills", "volume", "realized", "fees", "funding", "net", "win_rate"]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values("net", ascending=False, ignore_index=True) if rows else frame
-
-
-def _curve(events: list[tuple[int, Decimal]], points: int) -> pd.DataFrame:
-    events.sort(key=lambda e: e[0])
-    total = Decimal(0)
-    every = max(1, len(events) // points)
-    times: list[int] = []
-    values: list[float] = []
-    for i, (time, change) in enumerate(events):
-        total += change
-        if i % every == every - 1 or i == len(events) - 1:
-            times.append(time)
-            values.append(float(total))
-    return pd.DataFrame({"time": pd.to_datetime(times, unit="ms", utc=True), "net": values})
 
 
 @cached("equity_snapshots")

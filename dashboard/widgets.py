@@ -83,12 +83,13 @@ def banner(health: Health) -> None:
     """The red banner when there is no fresh heartbeat: prices and states below may be old."""
     if health.status is Status.MISSING:
         st.error(
-            f"**No heartbeat.** {health.problem}. What is shown comes from the database only.", icon="🚨"
+            f"**No heartbeat.** {health.problem}. What is shown comes from the database only.",
+            icon=":material/error:",
         )
     elif health.status is Status.STALE:
         st.error(
             f"**Heartbeat STALE**: {health.reasons[0]}. Check `logs/trader.log`; states shown are old.",
-            icon="🚨",
+            icon=":material/error:",
         )
 
 
@@ -97,7 +98,7 @@ def mode_badges(health: Health) -> None:
     columns = st.columns([1, 1, 6])
     with columns[0]:
         if health.is_live:
-            st.badge("LIVE — REAL MONEY", icon="💰", color="red")
+            st.badge("LIVE — REAL MONEY", icon=":material/warning:", color="red")
         else:
             st.badge(health.mode.upper(), color="blue")
     with columns[1]:

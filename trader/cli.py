@@ -42,7 +42,7 @@ from config.settings import (
     variable_name,
 )
 from core.errors import ConfigError, DaemonFailed, SecretResolutionError
-from trader import cli_control
+from trader import cli_control, cli_dashboard
 from utils.logging import (
     FILE_ONLY,
     add_secret,
@@ -330,6 +330,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_control.add_halt,
     cli_control.add_resume,
     cli_control.add_simulator,
+    cli_dashboard.add_parser,
 ]
 
 

@@ -19,7 +19,8 @@ MAX_POINTS = 1000
 
 def _curve(result: dict[str, Any]) -> pd.DataFrame:
     """The run's equity curve from its result document ([time, equity] pairs or records), thinned."""
-    points: list[Any] = next((result[k] for k in ("equity_curve", "equity") if isinstance(result.get(k), list)), [])
+    lists = [result[k] for k in ("equity_curve", "equity") if isinstance(result.get(k), list)]
+    points: list[Any] = lists[0] if lists else []
     rows = [
         p if isinstance(p, dict) else {"time": p[0], "equity": p[1]}
         for p in points

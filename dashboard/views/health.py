@@ -58,7 +58,7 @@ def _headline(health: Health) -> None:
         help="realized − fees + funding since 00:00 UTC",
     )
     for reason in health.reasons if health.status is Status.DEGRADED else []:
-        st.warning(reason, icon="⚠️")
+        st.warning(reason, icon=":material/warning:")
     facts = [f"{k} {document[k]}" for k in ("instance_id", "version", "pid") if document.get(k) is not None]
     if document.get("state_reason"):
         facts.append(f"state reason: {document['state_reason']}")

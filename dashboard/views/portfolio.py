@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard.charts import daily_figure, line_figure
 from dashboard.context import Context
 from dashboard.heartbeat_view import Health, Status, symbols_of
+from dashboard.ledger import ledger
 from dashboard.money import maybe_dec, usd
 from dashboard.page import run_page
 from dashboard.portfolio_queries import (
@@ -17,7 +18,6 @@ from dashboard.portfolio_queries import (
     equity_curve,
     fill_count,
     last_closes,
-    ledger,
     open_orders,
     positions,
     recent_fills,

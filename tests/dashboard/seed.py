@@ -1,6 +1,6 @@
 """A trading history in a real, migrated database, for the dashboard's tests and its benchmark.
 
-`seed_database(url, symbols=50, round_trips=50_000)` writes what the daemon would have written
+`seed_database(url, symbols=50, fills=100_000, days=7)` writes what the daemon would have written
 after days of trading: 1m candles (a seeded random walk), entry and exit signals with their
 indicator inputs, risk decisions (some rejected), orders, fills (two per round trip), positions,
 funding payments, volatility-guard events, halts, equity snapshots, reconciliation runs, alerts and
@@ -67,7 +67,7 @@ def _write(connection: Any, table: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def seed_database(
-    url: str, *, symbols: int = 3, round_trips: int = 150, days: int = 2, now_ms: int, seed: int = 7
+    url: str, *, symbols: int = 3, fills: int = 300, days: int = 2, now_ms: int, seed: int = 7
 ) -> Seeded:
     """Migrate `url` and fill it; the history ends at `now_ms` (the newest candle opens before it)."""
     upgrade(url)
@@ -109,10 +109,87 @@ def seed_database(
             _write(connection, CandleRow.__table__, rows)
             paths[symbol] = closes
             facts.last_close[symbol] = _q(closes[-1])
-        _trades(connection, rng, names, paths, start, round_trips, facts)
+        _trades(connection, rng, names, paths, start, fills // 2, facts)
         _operations(connection, rng, names, start, end, facts)
     engine.dispose()
     return facts
+
+
+def _leg(
+    symbol: str, n: int, leg: int, time: int, side: str, price: Decimal, qty: Decimal, pnl: Decimal
+) -> dict[str, Any]:
+    """The order and the fill of one leg (entry 0, exit 1) of round trip `n`."""
+    fee = (price * qty * Decimal("0.0004")).quantize(Decimal("0.00000001"))
+    client_id, trade_id = f"c{n}x{leg}", n * 2 + leg
+    order = dict(
+        client_order_id=client_id,
+        symbol=symbol,
+        strategy="vwap",
+        side=side,
+        order_type="LIMIT",
+        quantity=qty,
+        price=price,
+        state="FILLED",
+        venue_order_id=trade_id,
+        filled_qty=qty,
+        avg_price=price,
+        cum_quote=price * qty,
+        signal_id=f"{symbol}-{n}-{leg}",
+        intent=("entry", "exit")[leg],
+        created_time=time,
+        updated_time=time,
+    )
+    fill = dict(
+        symbol=symbol,
+        trade_id=trade_id,
+        order_id=trade_id,
+        client_order_id=client_id,
+        side=side,
+        price=price,
+        quantity=qty,
+        commission=fee,
+        realized_pnl=pnl,
+        is_maker=True,
+        time=time,
+    )
+    return {"order": order, "fill": fill}
+
+
+def _signal(
+    symbol: str, signal_id: str, action: str, reason: str, time: int, price: Decimal, adx: float
+) -> dict[str, Any]:
+    inputs = {
+        "rule": "exit" if action == "CLOSE" else "entry",
+        "price": str(price),
+        "vwap": f"{float(price) * 1.001:.6g}",
+        "sigma": f"{float(price) * 0.002:.6g}",
+        "adx": f"{adx:.4g}",
+        "adx_max": "20",
+        "band_k": "2.0",
+        "exit_band_k": "3.0",
+    }
+    return dict(
+        signal_id=signal_id,
+        symbol=symbol,
+        strategy="vwap",
+        action=action,
+        reason=reason,
+        price=price,
+        inputs=json.dumps(inputs),
+        event_time=time,
+    )
+
+
+def _decision(signal: dict[str, Any], verdict: str) -> dict[str, Any]:
+    return dict(
+        signal_id=signal["signal_id"],
+        symbol=signal["symbol"],
+        strategy="vwap",
+        accepted=verdict == "accepted",
+        reason=verdict,
+        details=json.dumps({"price": str(signal["price"])}),
+        event_time=signal["event_time"],
+    )
 
 
 def _trades(
@@ -124,6 +201,7 @@ def _trades(
     round_trips: int,
     facts: Seeded,
 ) -> None:
+    """`round_trips` entries and exits (two fills each), plus ~5 % more entries the risk gate rejected."""
     signals, decisions, orders, fills = [], [], [], []
     totals = {s: [Decimal(0), Decimal(0)] for s in names}  # realized, fees
     minutes = len(paths[names[0]])
@@ -131,110 +209,48 @@ def _trades(
         symbol = names[n % len(names)]
         entry_minute = (n * (minutes - 10)) // round_trips
         exit_minute = entry_minute + rng.randint(1, 8)
-        side = rng.choice(("BUY", "SELL"))
-        quantity = _q(rng.uniform(0.1, 5), 3)
+        long = rng.random() < 0.5
+        qty = _q(rng.uniform(0.1, 5), 3)
         entry, exit_ = _q(paths[symbol][entry_minute]), _q(paths[symbol][exit_minute])
-        pnl = (exit_ - entry) * quantity * (1 if side == "BUY" else -1)
-        for leg, (minute, price, action, order_side) in enumerate(
+        pnl = (exit_ - entry) * qty * (1 if long else -1)
+        t_in, t_out = (start + m * MINUTE + MINUTE - 1 for m in (entry_minute, exit_minute))
+        if rng.random() < 0.05:
+            refused = _signal(
+                symbol, f"{symbol}-{n}-r", "OPEN_LONG", "close below lower band", t_in - 1, entry, 12.0
+            )
+            signals.append(refused)
+            decisions.append(_decision(refused, rng.choice(("max_exposure", "funding_window"))))
+        why_out = rng.choice(("back at VWAP", "stop loss", "max holding time"))
+        legs = (
             (
-                (entry_minute, entry, "OPEN_LONG" if side == "BUY" else "OPEN_SHORT", side),
-                (exit_minute, exit_, "CLOSE", "SELL" if side == "BUY" else "BUY"),
-            )
-        ):
-            time = start + minute * MINUTE + MINUTE - 1
-            signal_id = f"{symbol}-{n}-{leg}"
-            client_id = f"c{n}x{leg}"
-            accepted = leg == 1 or rng.random() > 0.05
-            fee = (price * quantity * Decimal("0.0004")).quantize(Decimal("0.00000001"))
-            realized = pnl if leg == 1 else Decimal(0)
-            reason = (
-                "close below lower band"
-                if leg == 0
-                else rng.choice(("back at VWAP", "stop loss", "max holding time"))
-            )
-            inputs = {
-                "rule": "entry" if leg == 0 else "exit",
-                "price": str(price),
-                "vwap": f"{float(price) * 1.001:.6g}",
-                "sigma": f"{float(price) * 0.002:.6g}",
-                "adx": f"{rng.uniform(8, 30):.4g}",
-                "adx_max": "20",
-                "band_k": "2.0",
-                "exit_band_k": "3.0",
-            }
-            signals.append(
-                {
-                    "signal_id": signal_id,
-                    "symbol": symbol,
-                    "strategy": "vwap",
-                    "action": action,
-                    "reason": reason,
-                    "price": price,
-                    "notional": price * quantity,
-                    "inputs": json.dumps(inputs),
-                    "event_time": time,
-                }
-            )
-            decisions.append(
-                {
-                    "signal_id": signal_id,
-                    "symbol": symbol,
-                    "strategy": "vwap",
-                    "accepted": accepted,
-                    "reason": "accepted" if accepted else rng.choice(("max_exposure", "funding_window")),
-                    "details": json.dumps({"quantity": str(quantity)}),
-                    "event_time": time,
-                }
-            )
-            if not accepted:
-                break  # a rejected entry never became an order
-            orders.append(
-                {
-                    "client_order_id": client_id,
-                    "symbol": symbol,
-                    "strategy": "vwap",
-                    "side": order_side,
-                    "order_type": "LIMIT",
-                    "quantity": quantity,
-                    "price": price,
-                    "state": "FILLED",
-                    "venue_order_id": n * 2 + leg,
-                    "filled_qty": quantity,
-                    "avg_price": price,
-                    "cum_quote": price * quantity,
-                    "signal_id": signal_id,
-                    "intent": "entry" if leg == 0 else "exit",
-                    "reason": reason,
-                    "created_time": time,
-                    "updated_time": time,
-                }
-            )
-            fills.append(
-                {
-                    "symbol": symbol,
-                    "trade_id": n * 2 + leg,
-                    "order_id": n * 2 + leg,
-                    "client_order_id": client_id,
-                    "side": order_side,
-                    "price": price,
-                    "quantity": quantity,
-                    "commission": fee,
-                    "realized_pnl": realized,
-                    "is_maker": True,
-                    "time": time,
-                }
-            )
+                0,
+                t_in,
+                entry,
+                "OPEN_LONG" if long else "OPEN_SHORT",
+                "close beyond the entry band",
+                Decimal(0),
+            ),
+            (1, t_out, exit_, "CLOSE", why_out, pnl),
+        )
+        for leg, time, price, action, reason, realized in legs:
+            signal = _signal(symbol, f"{symbol}-{n}-{leg}", action, reason, time, price, rng.uniform(8, 30))
+            signals.append(signal)
+            decisions.append(_decision(signal, "accepted"))
+            side = "BUY" if long == (leg == 0) else "SELL"
+            rows = _leg(symbol, n, leg, time, side, price, qty, realized)
+            orders.append(rows["order"])
+            fills.append(rows["fill"])
+            fee = rows["fill"]["commission"]
             totals[symbol][0] += realized
             totals[symbol][1] += fee
-            day = time // DAY
-            facts.net_by_day[day] = facts.net_by_day.get(day, Decimal(0)) + realized - fee
-    for table, rows in (
+            facts.net_by_day[time // DAY] = facts.net_by_day.get(time // DAY, Decimal(0)) + realized - fee
+    for table, rows_ in (
         (SignalRow, signals),
         (RiskDecisionRow, decisions),
         (OrderRow, orders),
         (FillRow, fills),
     ):
-        _write(connection, table.__table__, rows)
+        _write(connection, table.__table__, rows_)
     facts.fills = len(fills)
     _positions(connection, names, totals, facts)
 
