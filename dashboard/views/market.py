@@ -7,6 +7,7 @@ decided on are stored with each signal and shown when hovering its marker.
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.charts import market_figure
@@ -42,35 +43,42 @@ def _bars(raw: pd.DataFrame, start_ms: int, bands: tuple[float, ...], timeframe:
     return resample(frame[frame["open_time"] >= start_ms].reset_index(drop=True), timeframe)
 
 
+@st.cache_resource(max_entries=8, ttl=600, show_spinner=False)
+def _figure(
+    _source: Source, symbol: str, minutes: int, latest: int, versions: object
+) -> tuple[go.Figure | None, str]:
+    """The chart and its caption, kept (not copied) until a candle, signal or fill arrives."""
+    start = latest - (minutes - 1) * 60_000
+    fetch_from = min(session_start(start), start - _WARMUP_MIN * 60_000)
+    raw = candles(_source, symbol, fetch_from, latest, latest)
+    end = latest + 60_000
+    signals = chart_signals(_source, symbol, start, end)
+    fills = chart_fills(_source, symbol, start, end)
+    bands = _bands(signals)
+    timeframe = timeframe_for(minutes, MAX_BARS)
+    bars = _bars(raw, start, bands, timeframe)
+    if bars.empty:
+        return None, f"No candle of {symbol} in this range."
+    caption = (
+        f"{len(bars):,} bars of {timeframe} min · VWAP anchored at 00:00 UTC,"
+        f" bands ±{bands[0]:g}σ (entry) and"
+        f" ±{bands[1]:g}σ (stop) · ADX({ADX_PERIOD}) · {len(signals)} signals, {len(fills)} fills."
+        " Lines are drawn from the stored 1m candles; hover a marker for the values the strategy decided on."
+    )
+    return market_figure(bars, bands, signals, fills, revision=f"{symbol}-{minutes}"), caption
+
+
 def _chart(source: Source, symbol: str, minutes: int) -> None:
     with source.connect() as connection:
         latest = latest_candle_time(connection, symbol)
     if latest is None:
         st.caption(f"No candle stored for {symbol}.")
         return
-    start = latest - (minutes - 1) * 60_000
-    fetch_from = min(session_start(start), start - _WARMUP_MIN * 60_000)
-    raw = candles(source, symbol, fetch_from, latest, latest)
-    end = latest + 60_000
-    signals = chart_signals(source, symbol, start, end)
-    fills = chart_fills(source, symbol, start, end)
-    bands = _bands(signals)
-    timeframe = timeframe_for(minutes, MAX_BARS)
-    bars = _bars(raw, start, bands, timeframe)
-    if bars.empty:
-        st.caption(f"No candle of {symbol} in this range.")
-        return
-    st.plotly_chart(
-        market_figure(bars, bands, signals, fills, revision=f"{symbol}-{minutes}"),
-        key="market-chart",
-        config={"displaylogo": False, "scrollZoom": True},
-    )
-    st.caption(
-        f"{len(bars):,} bars of {timeframe} min · VWAP anchored at 00:00 UTC,"
-        f" bands ±{bands[0]:g}σ (entry) and"
-        f" ±{bands[1]:g}σ (stop) · ADX({ADX_PERIOD}) · {len(signals)} signals, {len(fills)} fills."
-        " Lines are drawn from the stored 1m candles; hover a marker for the values the strategy decided on."
-    )
+    versions = source.versions(("signals", "risk_decisions", "fills"))
+    figure, caption = _figure(source, symbol, minutes, latest, versions)
+    if figure is not None:
+        st.plotly_chart(figure, key="market-chart", config={"displaylogo": False, "scrollZoom": True})
+    st.caption(caption)
 
 
 def body(context: Context) -> None:
