@@ -56,6 +56,8 @@ def _expression(schema: Schema, table: str) -> str:
     parts = ["COUNT(*)"]
     parts += [f"MAX({c})" for c in sorted(columns) if c == "id" or c == "time" or c.endswith("_time")]
     parts += [f"SUM({c})" for c in _COUNTERS if c in columns]
+    if "delivered" in columns:  # an alert delivered later changes only this flag
+        parts.append("SUM(CASE WHEN delivered THEN 1 ELSE 0 END)")
     return f"SELECT {', '.join(parts)} FROM {table}"
 
 

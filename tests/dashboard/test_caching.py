@@ -7,9 +7,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from streamlit.testing.v1 import AppTest
 
+from dashboard.readonly import read_only_engine
+from dashboard.schema import read_schema
+from dashboard.versions import table_versions
 from database.engine import make_engine
 from database.models import FillRow
 from tests.dashboard import heartbeats
@@ -64,3 +67,32 @@ def test_an_unchanged_database_is_not_queried_again_and_a_new_fill_is(
     assert test.dataframe[-1].value.iloc[0]["price"] == 123.4567
     daily = next(d.value for d in test.dataframe if "day" in d.value.columns)
     assert daily.iloc[0]["net"] == float(seeded.net_by_day[newest_day] + Decimal("40") - Decimal("0.5"))
+
+
+def test_fingerprints_change_with_in_place_updates_of_small_tables(
+    seeded: Seeded, dashboard_env: str
+) -> None:
+    reader = read_only_engine(dashboard_env)
+
+    def versions() -> dict[str, object]:
+        with reader.connect() as connection:
+            return dict(
+                table_versions(connection, read_schema(connection), ("alerts", "positions", "control"))
+            )
+
+    before = versions()
+    assert versions() == before  # nothing written: nothing re-runs
+    writer = make_engine(dashboard_env)
+    with writer.begin() as connection:  # what the alert sender and the order manager do in place
+        connection.execute(text("UPDATE alerts SET delivered = 1 WHERE delivered = 0"))
+    changed = versions()
+    assert changed["alerts"] != before["alerts"] and changed["positions"] == before["positions"]
+    with writer.begin() as connection:
+        connection.execute(
+            text("UPDATE positions SET quantity = '1', updated_time = 99 WHERE symbol = 'BTCUSDT'")
+        )
+        connection.execute(text("DELETE FROM control"))  # `python -m trader resume`
+    after = versions()
+    assert after["positions"] != changed["positions"] and after["control"] != changed["control"]
+    writer.dispose()
+    reader.dispose()
