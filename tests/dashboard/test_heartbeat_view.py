@@ -136,3 +136,18 @@ def test_an_old_format_heartbeat_is_judged_by_its_age_with_the_default_interval(
     fresh = assess(heartbeats.old_format(written_at_ms=NOW - 3_000), NOW)
     assert fresh.old_format and fresh.status is Status.UP
     assert assess(heartbeats.old_format(written_at_ms=NOW - 20_000), NOW).status is Status.STALE
+
+
+def test_every_heartbeat_the_page_tests_write_is_a_valid_v1_document() -> None:
+    position = {"quantity": "0.5", "entry_price": "100", "mark_price": "110", "unrealized_pnl": "5"}
+    blocked = [{"reason": "volatility_guard", "detail": "range 1.2 % in 5 s", "until_ms": None}]
+    documents = [
+        heartbeats.v1(interval_s=3600, symbols={"BTCUSDT": {"position": position}, "ETHUSDT": {}}),
+        heartbeats.v1(mode="live", interval_s=3600),
+        heartbeats.v1(written_at_ms=NOW - 600_000),
+        heartbeats.v1(symbols={"BTCUSDT": {"entries_enabled": False, "entries_blocked_by": blocked}}),
+    ]
+    for document in documents:
+        jsonschema.validate(document, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):  # and the schema does refuse a wrong one
+        jsonschema.validate(heartbeats.old_format(), SCHEMA)
