@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run dashboard test lint bench clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -24,6 +24,10 @@ $(VENV)/.installed-dev: $(VENV)/bin/python pyproject.toml
 
 run: $(VENV)/.installed
 	$(PY) -m trader run $(ARGS)
+
+# The read-only web dashboard on 127.0.0.1:8501 (ARGS="--port 8502"; README: reach it over SSH).
+dashboard: $(VENV)/.installed
+	$(PY) -m trader dashboard $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(ARGS)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_dir: Path = PROJECT_ROOT / "logs"
     status_dir: Path = PROJECT_ROOT / "status"
+    # The dashboard has no login: anything but a loopback address shows positions to the network.
+    dashboard_host: str = Field("127.0.0.1", description="address `python -m trader dashboard` binds")
+    dashboard_port: int = Field(8501, ge=1, le=65535, description="port of the dashboard")
     log_max_bytes: int = Field(10 * 1024 * 1024, gt=0)
     log_backups: int = Field(5, ge=1)  # 0 would make RotatingFileHandler never truncate: unbounded
     allow_live: bool = Field(False, description="explicit opt-in for mode live (real money)")

@@ -42,7 +42,7 @@ from config.settings import (
     variable_name,
 )
 from core.errors import ConfigError, DaemonFailed, SecretResolutionError
-from trader import cli_backtest, cli_control, cli_flatten, cli_status, cli_watchdog
+from trader import cli_backtest, cli_control, cli_dashboard, cli_flatten, cli_status, cli_watchdog
 from utils.logging import (
     FILE_ONLY,
     add_secret,
@@ -338,6 +338,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_flatten.add_pause,
     cli_watchdog.add_parser,
     cli_backtest.add_parser,
+    cli_dashboard.add_parser,
 ]
 
 

@@ -121,7 +121,7 @@ def test_override_may_set_null_daily_quantity_only(tmp_path: Path) -> None:
         (
             "strategy: vwap",
             "strategy: foo",
-            "symbols[0].strategy: unknown strategy 'foo' (available: vwap)",
+            "symbols[0].strategy: unknown strategy 'foo' (available: sma_cross, vwap)",
         ),
         (
             "      band_k: 2.0\n    risk:",
