@@ -39,7 +39,7 @@ from config.models import SymbolConfig, TraderConfig
 from config.settings import Mode, Settings
 from core import channels
 from core.bus import Bus
-from core.errors import ConfigError, DaemonFailed, FatalError, GatewayError
+from core.errors import ConfigError, DaemonFailed, FatalError
 from core.events import AccountUpdate, ExecutionReport, UserStreamReset
 from core.instruments import Instrument
 from database import migrate
@@ -53,6 +53,7 @@ from executor.risk.gate import RiskGate
 from executor.risk.kill_switch import KillSwitchWatcher
 from strategies.registry import get_strategy
 from strategies.runner import StrategyRunner
+from trader.alerting import DaemonAlerts
 from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
 from trader.config_watch import ConfigWatcher, diff_symbols
 from trader.heartbeat import Heartbeat
@@ -89,6 +90,7 @@ class Daemon:
         self._streams: MarketStreams | None = None
         self._user_stream: UserDataStream | None = None
         self._instruments: dict[str, Instrument] = {}
+        self.alerts = DaemonAlerts(settings, config, self.bus, self.mode)
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -102,7 +104,8 @@ class Daemon:
             if duration is not None:
                 self._spawn("duration", self._stop_after(duration))
             await self._stop.wait()
-        except ConfigError:
+        except ConfigError as exc:
+            self.failure = exc.line()
             raise
         except FatalError as exc:
             _log.error("daemon.fatal", error=str(exc))
@@ -125,6 +128,7 @@ class Daemon:
         settings, config = self.settings, self.config
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         self._db = db = Database(settings.database_url)
+        self.alerts.start(db)  # first: a failed start-up is alerted too
         endpoints = await self._venue()
         self.heartbeat = self._heartbeat = Heartbeat(
             settings.status_dir / "heartbeat.json",
@@ -208,6 +212,8 @@ class Daemon:
         self.heartbeat.set_state("running")
         self._spawn("heartbeat", self.heartbeat.run())
         _log.info("daemon.started", mode=self.mode.value, symbols=[s.symbol for s in config.symbols])
+        sockets = [self._streams.status, self._user_stream.status]
+        self.alerts.started(self.clock, [s.symbol for s in config.symbols], sockets)
 
     async def stop(self) -> None:
         """Stop producers, then consumers, then the venue and the database."""
@@ -225,6 +231,7 @@ class Daemon:
             heartbeat.set_state("stopped")
             with contextlib.suppress(Exception):
                 await heartbeat.write()
+        await self.alerts.stopped(self.exit_code, self.failure)  # after every task: their alerts go too
         if self._gateway is not None:
             await self._gateway.close()
         if self._sim is not None:
@@ -295,8 +302,10 @@ class Daemon:
         old = self.config
         self.config = new
         self.risk_gate.update_limits(new.risk_for)
-        if self._paper is not None:
-            await self._list_on_paper_venue([s for s in changes.added if s not in self._instruments])
+        self.alerts.update(new)
+        if self._paper is not None and self._gateway is not None:
+            added = [s for s in changes.added if s not in self._instruments]
+            await self._paper.list_symbols(added, self._gateway, self._instruments)
         for symbol in changes.added:
             if symbol not in self._instruments:
                 _log.error("config.symbol_unknown", symbol=symbol, hint="not traded on this venue")
@@ -331,20 +340,6 @@ class Daemon:
             previous_symbols=[s.symbol for s in old.symbols],
         )
 
-    async def _list_on_paper_venue(self, symbols: list[str]) -> None:
-        """Paper mode lists only the configured symbols: list the added ones, then learn their rules.
-
-        The order manager and the risk gate share `self._instruments`, so they see them at once."""
-        assert self._paper is not None and self._gateway is not None
-        if not symbols:
-            return
-        try:
-            if await self._paper.add_symbols(symbols):
-                info = await self._gateway.exchange_info()
-                self._instruments.update(info.instruments)
-        except GatewayError as exc:  # the edit stays; these symbols just do not start
-            _log.error("config.symbols_unavailable", symbols=symbols, error=str(exc))
-
     def _register_status(self) -> None:
         beat = self.heartbeat
         if self._streams is not None:
@@ -365,6 +360,7 @@ class Daemon:
             },
         )
         beat.register("config", self.watcher.status)
+        beat.register("alerts", self.alerts.status)
         if self._sim is not None:
             beat.register("simulator", self._sim.status)
 

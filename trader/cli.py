@@ -42,7 +42,7 @@ from config.settings import (
     variable_name,
 )
 from core.errors import ConfigError, DaemonFailed, SecretResolutionError
-from trader import cli_control
+from trader import cli_alerts, cli_control
 from utils.logging import (
     FILE_ONLY,
     add_secret,
@@ -245,6 +245,7 @@ def config_report(
     report["engine"] = config.engine.model_dump()
     report["simulator"] = config.simulator.model_dump()
     report["risk"] = config.risk.model_dump()
+    report["alerts"] = cli_alerts.alerts_report(settings, config)
     report["symbols"] = [
         {
             "symbol": entry.symbol,
@@ -330,6 +331,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_control.add_halt,
     cli_control.add_resume,
     cli_control.add_simulator,
+    cli_alerts.add_parser,
 ]
 
 

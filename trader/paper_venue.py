@@ -33,8 +33,10 @@ import structlog
 
 from config.models import TraderConfig
 from config.settings import Mode
-from core.errors import FatalError
+from core.errors import FatalError, GatewayError
+from core.instruments import Instrument
 from executor.binance.endpoints import VENUE_DEFAULTS
+from executor.binance.gateway import Gateway
 from executor.binance.market_streams import MarketStreams
 from simulator.auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from simulator.bars import MINUTE_MS
@@ -239,6 +241,21 @@ class PaperVenue:
         await self.streams.add_symbols(added)
         _log.info("paper.symbols_added", symbols=added, not_listed=sorted(set(wanted) - set(entries)))
         return added
+
+    async def list_symbols(
+        self, symbols: list[str], gateway: Gateway, instruments: dict[str, Instrument]
+    ) -> None:
+        """A live YAML edit added `symbols`: list them here, then learn their rules from `gateway`
+        into `instruments` (the order manager and the risk gate share that dict, so they see them
+        at once). A failure is logged: the edit stays, these symbols just do not start."""
+        if not symbols:
+            return
+        try:
+            if await self.add_symbols(symbols):
+                info = await gateway.exchange_info()
+                instruments.update(info.instruments)
+        except GatewayError as exc:
+            _log.error("config.symbols_unavailable", symbols=symbols, error=str(exc))
 
     def request_backfill(self, symbols: Iterable[str]) -> None:
         """Re-fetch from the public REST what the feed may have missed (reconnect, skipped minutes)."""

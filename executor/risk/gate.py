@@ -21,6 +21,7 @@
 - Consecutive-loss halts are applied in-process at once and persisted through the kill switch's
   control table; `KillSwitchWatcher` feeds the table's state back in via `apply_halts`.
 - `set_equity` is fed by the daemon from account balances; until then `starting_equity` is used.
+- Halts, their release and limits that refused an entry are published as alerts (`alerting.py`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from core.events import (
 from core.instruments import Instrument
 from core.reconciliation import ReconciliationFinished
 from database.engine import Database
+from executor.risk.alerting import RiskAlerts
 from executor.risk.decision_store import load_restored, store_decisions
 from executor.risk.entry_pauses import EntryPauses
 from executor.risk.kill_switch import HaltState
@@ -104,6 +106,7 @@ class RiskGate:
         self._positions: Subscription = bus.subscribe(channels.POSITION_UPDATE, name="risk.positions")
         self._reconciliations = bus.subscribe(channels.RECONCILIATION, name="risk.reconciliation")
         self.pauses = EntryPauses(wait_for_reconciliation=wait_for_reconciliation)
+        self._alerts = RiskAlerts(bus, clock)
         self._accepted_ids: set[str] = set()
         self._unwritten: list[RiskDecision] = []
         self._local_halts: dict[str, SymbolHalt] = {}  # issued here, not yet in the control table
@@ -147,6 +150,7 @@ class RiskGate:
                 "risk.kill_switch", halted=state.global_reason is not None, reason=state.global_reason
             )
         self.state.set_halts(state.global_reason, symbols)
+        self._alerts.halts(self.state.global_halt, self.state.halts())
 
     # --- the task ------------------------------------------------------------------------------
 
@@ -204,7 +208,8 @@ class RiskGate:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            await asyncio.shield(self._flush_final())
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flush())
 
     async def _consume(self, sub: Subscription, handler: Callable[[Any], object]) -> None:
         async for event in sub:  # ends when the subscription is closed
@@ -250,6 +255,7 @@ class RiskGate:
             strategy=trip.strategy,
         )
         self.state.halt_symbol(halt)
+        self._alerts.halts(self.state.global_halt, self.state.halts())
         self.state.reset_losses(trip.strategy, trip.symbol)
         self._unwritten_streaks[(trip.strategy, trip.symbol)] = 0
         self._local_halts[trip.symbol] = halt
@@ -298,6 +304,7 @@ class RiskGate:
             self.accepted += 1
         else:
             self.rejected[verdict.reason.value] += 1
+        self._alerts.judged(signal, verdict)
         decision = RiskDecision(
             signal_id=signal.signal_id,
             symbol=signal.symbol,
@@ -364,10 +371,6 @@ class RiskGate:
             self._halt_epoch += 1
         return True
 
-    async def _flush_final(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._flush()
-
     async def flush(self) -> None:
         """Write every queued decision and halt now (tests, shutdown)."""
         await self._flush()
@@ -385,11 +388,8 @@ class RiskGate:
             "write_errors": self.write_errors,
             "halts_issued": self.halts_issued,
             "kill_switch": self.state.global_halt,
-            "symbol_halts": {
-                s: {"reason": h.reason, "until_ms": h.until_ms}
-                for s, h in self.state.halts().items()
-                if h.active(now)
-            },
+            "symbol_halts": {s: {"reason": h.reason, "until_ms": h.until_ms}
+                             for s, h in self.state.halts().items() if h.active(now)},
             "equity": str(self.state.equity),
             "total_exposure": str(self.state.total_exposure()),
             "orders_last_minute": self.state.orders_in_window(),
