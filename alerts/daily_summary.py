@@ -118,7 +118,7 @@ def summary_text(day: DaySummary) -> str:
     lines = [f"{start} → {end} UTC"]
     traded = f" on {', '.join(day.symbols)}" if day.symbols else ""
     lines.append(f"Trades: {day.fills} fill{'s' if day.fills != 1 else ''}{traded}")
-    other = "".join(f", fees {_money(-amount)} {asset}" for asset, amount in day.other_fees)
+    other = "".join(f", fees {-amount.normalize():f} {asset}" for asset, amount in day.other_fees)
     lines.append(
         f"Realized PnL: {_money(day.net)} USDT net (gross {_money(day.realized)}, fees "
         f"{_money(-day.fees)}, funding {_money(day.funding)}{other})"

@@ -170,6 +170,7 @@ class AlertRouter:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._sub.close()
             if self._in_flight is not None:
                 self._give_up(self._in_flight, _STOPPED)
                 if self._store is not None:
