@@ -241,13 +241,17 @@ class AlertRouter:
         message.attempts += 1
         record.attempts += 1
         self.attempts += 1
-        rendered = render(
-            message.alert,
-            self._mode,
-            repeats=message.repeats,
-            window_s=self._dedupe.window_s,
-            secrets=self._secrets,
-        )
+        try:
+            rendered = render(
+                message.alert,
+                self._mode,
+                repeats=message.repeats,
+                window_s=self._dedupe.window_s,
+                secrets=self._secrets,
+            )
+        except Exception as exc:  # never expected; the alert is still stored, with why it was not sent
+            self._give_up(message, f"could not be rendered: {exc!r}")
+            return
         self._in_flight = message
         try:
             result = await self._post(rendered)

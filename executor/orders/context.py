@@ -104,9 +104,10 @@ class OrderContext:
         )
         if fill is not None:
             role = "maker" if fill.is_maker else "taker"
+            pnl = f"{realized.normalize():f}"
             self.alert(
                 AlertKind.FILL,
-                f"{fill.side.value} {fill.quantity} @ {fill.price} ({role}), realized {realized}, "
+                f"{fill.side.value} {fill.quantity} @ {fill.price} ({role}), realized {pnl}, "
                 f"fee {fill.commission} {fill.commission_asset}; order {order.cid} {order.state.value}",
                 order.symbol,
             )
