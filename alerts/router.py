@@ -337,10 +337,9 @@ class AlertRouter:
                 await self._store.flush()
         return done
 
-    async def flush_store(self) -> None:
-        """Return once every record change is written (tests, shutdown)."""
-        if self._store is not None:
-            await self._store.wait_written()
+    async def flush_store(self) -> bool:
+        """Write every record change now (tests, shutdown); False when the write failed."""
+        return await self._store.flush() if self._store is not None else True
 
     def status(self) -> dict[str, Any]:
         """Counters for status/heartbeat.json."""

@@ -26,6 +26,7 @@ from utils.clock import Clock, WallClock
 _log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 _RETRY_S = 1.0
+_BATCH_S = 0.25
 
 
 class DeliveryStatus(StrEnum):
@@ -113,15 +114,19 @@ def write_rows(session: Session, rows: list[tuple[int | None, dict[str, Any]]]) 
 
 
 class AlertStore:
-    """Writes dirty records in batches on the database thread (see the module docstring)."""
+    """Writes dirty records in batches on the database thread (see the module docstring).
 
-    def __init__(self, db: SessionRunner, *, wall: Clock | None = None) -> None:
+    At most one batch per `batch_s` of the network clock: the database thread is the order path's
+    too, and a storm must not keep it busy.
+    """
+
+    def __init__(self, db: SessionRunner, *, wall: Clock | None = None, batch_s: float = _BATCH_S) -> None:
         self._db = db
         self._wall: Clock = wall or WallClock()
+        self._batch_s = batch_s
         self._dirty: dict[int, AlertRecord] = {}
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._writing = asyncio.Lock()  # one batch at a time: a row is inserted once
         self.writes = 0
         self.rows_written = 0
         self.write_errors = 0
@@ -129,7 +134,6 @@ class AlertStore:
     def mark(self, record: AlertRecord) -> None:
         """Write `record`'s current state soon."""
         self._dirty[id(record)] = record
-        self._idle.clear()
         self._wake.set()
 
     @property
@@ -143,8 +147,9 @@ class AlertStore:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                if not await self.flush():
-                    await self._wall.sleep(_RETRY_S)
+                written = await self.flush()
+                await self._wall.sleep(self._batch_s if written else _RETRY_S)
+                if not written:
                     self._wake.set()
         finally:
             with contextlib.suppress(Exception):
@@ -152,32 +157,25 @@ class AlertStore:
 
     async def flush(self) -> bool:
         """Write every dirty record now; False (all kept dirty) when the write failed."""
-        records = list(self._dirty.values())
-        self._dirty.clear()
-        if not records:
-            self._idle.set()
+        async with self._writing:
+            records = list(self._dirty.values())
+            self._dirty.clear()
+            if not records:
+                return True
+            rows = [(r.row_id, r.snapshot()) for r in records]
+            try:
+                ids = await self._db.run(lambda s: write_rows(s, rows))
+            except Exception as exc:
+                self.write_errors += 1
+                for record in records:
+                    self._dirty.setdefault(id(record), record)
+                _log.error("alerts.write_failed", error=f"{type(exc).__name__}: {exc}", records=len(records))
+                return False
+            for record, row_id in zip(records, ids, strict=True):
+                record.row_id = row_id
+            self.writes += 1
+            self.rows_written += len(records)
             return True
-        rows = [(r.row_id, r.snapshot()) for r in records]
-        try:
-            ids = await self._db.run(lambda s: write_rows(s, rows))
-        except Exception as exc:
-            self.write_errors += 1
-            for record in records:
-                self._dirty.setdefault(id(record), record)
-            _log.error("alerts.write_failed", error=f"{type(exc).__name__}: {exc}", records=len(records))
-            return False
-        for record, row_id in zip(records, ids, strict=True):
-            record.row_id = row_id
-        self.writes += 1
-        self.rows_written += len(records)
-        if not self._dirty:
-            self._idle.set()
-        return True
-
-    async def wait_written(self) -> None:
-        """Return once nothing is waiting to be written (needs `run()` running)."""
-        while self._dirty or not self._idle.is_set():
-            await self._idle.wait()
 
 
 __all__ = ["AlertRecord", "AlertStore", "DeliveryStatus", "SessionRunner", "key_text", "write_rows"]
