@@ -34,10 +34,15 @@ class TokenBucket:
     """At most `rate_per_s` takes per second on average, and never more than one at once."""
 
     def __init__(self, rate_per_s: float) -> None:
+        self._interval = 0.0
+        self.set_rate(rate_per_s)
+        self._next: float | None = None
+
+    def set_rate(self, rate_per_s: float) -> None:
+        """A new rate from the next take on (the last take still counts)."""
         if rate_per_s <= 0:
             raise ValueError(f"rate_per_s must be > 0, got {rate_per_s}")
         self._interval = 1.0 / rate_per_s
-        self._next: float | None = None
 
     def wait_s(self, now: float) -> float:
         """Seconds until a take is allowed (0 when it is now)."""
@@ -56,6 +61,11 @@ class Gate:
         self._bucket = TokenBucket(policy.rate_per_s)
         self._not_before = 0.0
         self.failures = 0  # consecutive 5xx / timeout / network failures
+
+    def set_policy(self, policy: DeliveryPolicy) -> None:
+        """New limits; the last attempt and a pending Retry-After or backoff still hold."""
+        self.policy = policy
+        self._bucket.set_rate(policy.rate_per_s)
 
     def wait_s(self, now: float) -> float:
         """Seconds until the next attempt may start."""

@@ -94,7 +94,7 @@ class AlertRouter:
 
     @policy.setter
     def policy(self, policy: DeliveryPolicy) -> None:
-        self._gate = Gate(policy)
+        self._gate.set_policy(policy)
 
     def update_config(self, config: AlertsConfig) -> None:
         """A live configuration edit: switches, severities, window and queue size from now on."""
@@ -171,11 +171,13 @@ class AlertRouter:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._sub.close()
-            if self._in_flight is not None:
-                self._give_up(self._in_flight, _STOPPED)
-                if self._store is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(self._store.flush())
+            # Cancelled without a drain (or in the middle of one): what was not sent is recorded so.
+            left = [self._in_flight] if self._in_flight is not None else []
+            for message in [*left, *self._outbox.drain()]:
+                self._give_up(message, _STOPPED)
+            if self._store is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._store.flush())
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _intake(self) -> None:
@@ -252,11 +254,9 @@ class AlertRouter:
         except Exception as exc:  # never expected; the alert is still stored, with why it was not sent
             self._give_up(message, f"could not be rendered: {exc!r}")
             return
-        self._in_flight = message
-        try:
-            result = await self._post(rendered)
-        finally:
-            self._in_flight = None
+        self._in_flight = message  # left set when cancelled mid-post: run() records it
+        result = await self._post(rendered)
+        self._in_flight = None
         now = self._wall.monotonic()
         if result.ok:
             self._gate.succeeded()
