@@ -170,3 +170,15 @@ def test_a_bot_token_without_a_channel_is_a_configuration_error() -> None:
         "e.g. #trading"
     )
     assert "xoxb-no-channel-1234" not in raised.value.line()
+
+
+async def test_a_live_edit_switches_a_kind_on_from_the_next_alert(slack: RecordingSlack) -> None:
+    bus = Bus()
+    async with running_router(bus, WebhookDestination(slack.webhook_url())) as router:
+        publish_alert(bus, AlertKind.FILL, "BUY 10 @ 2 (before)", time=T0, symbol="WLDUSDT")
+        await until(lambda: router.disabled == 1, what="the fill ignored")
+        edited = AlertsConfig.model_validate({"kinds": {"fill": True}, "dedupe_window_seconds": 60})
+        router.update_config(edited)
+        publish_alert(bus, AlertKind.FILL, "BUY 10 @ 2 (after)", time=T0, symbol="WLDUSDT")
+        [post] = await slack.wait_for(1, within=10)
+    assert post.text.startswith("[SIM] INFO Fill · WLDUSDT: BUY 10 @ 2 (after)")
