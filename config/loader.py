@@ -184,6 +184,8 @@ def key_path(loc: Sequence[str | int]) -> str:
     """`("symbols", 1, "risk", "x")` -> `symbols[1].risk.x`."""
     text = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a mapping's key (the bad key is the part before)
+            continue
         if isinstance(part, int):
             text += f"[{part}]"
         else:

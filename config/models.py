@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from config.settings import PROJECT_ROOT, Mode
+from core.alerts import KIND_DEFAULTS, AlertKind, Severity
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}(USDT|USDC)$")
 
@@ -155,6 +156,61 @@ class BacktestConfig(_Model):
     mark_update_ms: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=60_000)] = 1000
 
 
+class AlertKindConfig(_Model):
+    """One kind under `alerts.kinds:`: send it or not, and at which severity (unset: the default)."""
+
+    enabled: bool | None = None
+    severity: Severity | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch_only(cls, data: Any) -> Any:
+        # `fill: true` is short for `fill: {enabled: true}`.
+        return {"enabled": data} if isinstance(data, bool) else data
+
+
+_HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _utc_time(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 12:30 as the base-60 number 750 (and 08:30 as text): accept both.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    if isinstance(value, str) and _HH_MM.match(value.strip()):
+        return value.strip()
+    raise _problem(f'expected a UTC time like "00:00" (HH:MM, 24 h), got {value!r}')
+
+
+class AlertsConfig(_Model):
+    """`alerts:`: which alerts go to Slack, how repeats are folded, and when the daily summary goes."""
+
+    dedupe_window_seconds: PositiveSeconds = 300.0
+    daily_summary_utc: Annotated[str, BeforeValidator(_utc_time)] | None = "00:00"  # null = no summary
+    stream_down_seconds: PositiveSeconds = 30.0
+    queue_size: Annotated[int, BeforeValidator(_whole), Field(ge=10, le=100_000)] = 200
+    kinds: dict[AlertKind, AlertKindConfig] = Field(default_factory=dict)
+
+    def enabled(self, kind: AlertKind) -> bool:
+        """Whether alerts of `kind` are stored and sent."""
+        chosen = self.kinds.get(kind)
+        if chosen is not None and chosen.enabled is not None:
+            return chosen.enabled
+        return KIND_DEFAULTS[kind].enabled
+
+    def severity(self, kind: AlertKind, published: Severity) -> Severity:
+        """The severity an alert of `kind` is sent with: the YAML's, else what its publisher chose."""
+        chosen = self.kinds.get(kind)
+        return chosen.severity if chosen is not None and chosen.severity is not None else published
+
+    @property
+    def summary_time(self) -> tuple[int, int] | None:
+        """(hour, minute) UTC of the daily summary, or None when it is switched off."""
+        if self.daily_summary_utc is None:
+            return None
+        hour, minute = self.daily_summary_utc.split(":")
+        return int(hour), int(minute)
+
+
 class RiskLimits(_Model):
     """`risk:`: the limits the risk gate applies; global, or a symbol's merged with its overrides."""
 
@@ -251,6 +307,7 @@ class TraderConfig(_Model):
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     risk: RiskLimits
     symbols: list[SymbolConfig]
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
+    # Slack's Web API base URL for the bot (a Slack-compatible server or a test server); unset = Slack.
+    slack_api_url: str | None = None
     log_level: str = "INFO"
     log_dir: Path = PROJECT_ROOT / "logs"
     status_dir: Path = PROJECT_ROOT / "status"

@@ -12,6 +12,7 @@
 | `account.execution` | ExecutionReport | lossless |
 | `account.update` | AccountUpdate, UserStreamReset | lossless |
 | `reconciliation` | ReconciliationFinished (core/reconciliation.py) | lossless |
+| `alert` | Alert (core/alerts.py) | lossless |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ POSITION_UPDATE = "position.update"
 ACCOUNT_EXECUTION = "account.execution"
 ACCOUNT_UPDATE = "account.update"
 RECONCILIATION = "reconciliation"
+ALERT = "alert"
 
 
 def market(symbol: str) -> str:

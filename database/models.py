@@ -13,7 +13,7 @@
 | candles_1m        | trader.market_data (upsert_candles)| closed 1m candles, key (symbol, open_time)   |
 | strategy_state    | trader.audit.DatabaseStateStore    | strategy state that survives a restart       |
 | control           | executor.risk.kill_switch               | the kill switch and per-symbol halts         |
-| alerts            | (alerting issue)                   | alerts and their delivery attempts           |
+| alerts            | alerts.store                       | alerts, repeats counted, delivery status     |
 | equity_snapshots  | (equity issue)                     | the equity curve                             |
 | backtest_runs     | (backtest issue)                   | backtest configurations and results          |
 | reconciliation_*  | executor.orders.reconciler         | each reconciliation run and each difference  |
@@ -263,18 +263,29 @@ class CandleRow(_Table, table=True):
 
 
 class AlertRow(_Table, table=True):
-    """An alert for humans and its delivery state (the sender retries undelivered ones)."""
+    """One alert for humans, with its repeats folded in: written by alerts.store.
+
+    A row is one (kind, symbol) `key` from its first occurrence (`time`) to its last (`last_time`);
+    `occurrences` counts every one of them, also those folded into a later message. `status` is the
+    delivery of its latest message: pending, delivered, undelivered (gave up, `error` says why),
+    dropped (the queue was full), or logged (no Slack destination configured).
+    """
 
     __tablename__ = "alerts"
-    __table_args__ = (Index(None, "delivered", "time"),)
+    __table_args__ = (Index(None, "status", "time"),)
 
     id: int | None = Field(default=None, primary_key=True)
     time: int = _millis(index=True)
-    level: str = Field(max_length=_ENUM)
+    last_time: int = _millis()
+    severity: str = Field(max_length=_ENUM)
     kind: str = Field(max_length=64)
+    symbol: str | None = Field(default=None, max_length=_SYMBOL)
+    key: str = Field(max_length=128, index=True)
     message: str = _text()
-    delivered: bool = False
+    occurrences: int = 1
+    status: str = Field(max_length=_ENUM)
     attempts: int = 0
+    error: str = _text()
 
 
 class EquityRow(_Table, table=True):

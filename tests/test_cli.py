@@ -73,6 +73,7 @@ def test_config_check_prints_the_resolved_configuration_without_secrets(run_trad
         TRADER_API_SECRET=API_SECRET,
         TRADER_DATABASE_URL=f"postgresql+psycopg://trader:{DB_PASSWORD}@127.0.0.1:5432/trader",
         TRADER_SLACK_BOT_TOKEN="xoxb-cli-token-991",
+        TRADER_SLACK_CHANNEL="#trading",
     )
     assert result.returncode == 0, result.stderr
     for secret in (API_SECRET, DB_PASSWORD, "cli-key-value-0042", "xoxb-cli-token-991"):

@@ -1,8 +1,8 @@
 """The daemon's composition root: the one place that builds every component and wires the channels.
 
 Start-up order (each step needs the previous one):
- 1. the folders it writes to are checked, the database migrated to head and watched; the venue
-    started (in sim mode the simulator, in-process on loopback); the heartbeat starts writing;
+ 1. the folders it writes to are checked, the database migrated to head and watched, the alert
+    router started; the venue (in sim mode the in-process simulator); the heartbeat starts writing;
  2. the gateway: server time, exchangeInfo (every configured symbol must exist), one-way position
     mode, leverage — a venue that is briefly down is retried for a minute, then one line, exit 1;
  3. the tasks, consumers before producers, so no event is published to nobody:
@@ -55,6 +55,7 @@ from executor.risk.gate import RiskGate
 from executor.risk.kill_switch import KillSwitchWatcher
 from strategies.registry import get_strategy
 from strategies.runner import StrategyRunner
+from trader.alerting import DaemonAlerts
 from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
 from trader.config_watch import ConfigWatcher
 from trader.error_memory import LastErrorHandler
@@ -106,6 +107,7 @@ class Daemon:
         self.order_manager: OrderManager | None = None
         self.risk_gate: RiskGate | None = None
         self._db_watch: DatabaseFileWatch | None = None
+        self.alerts = DaemonAlerts(settings, config, self.bus, self.mode)  # exit 2 if half-configured
 
     @property
     def config(self) -> TraderConfig:
@@ -133,7 +135,8 @@ class Daemon:
                 if duration is not None:
                     self._spawn("duration", self._stop_after(duration))
                 await stopped
-        except ConfigError:
+        except ConfigError as exc:
+            self.exit_code, self.failure = 2, exc.line()
             raise
         except FatalError as exc:
             _log.error("daemon.fatal", error=str(exc))
@@ -180,6 +183,7 @@ class Daemon:
         check_writable_folders(settings)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         self._db = db = Database(settings.database_url)
+        self.alerts.start(db)  # first: a failed start-up is alerted too
         self._db_watch = DatabaseFileWatch(settings.database_url)
         self._venue = venue = await start_venue(settings, config, self.mode)
         self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
@@ -221,7 +225,10 @@ class Daemon:
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
         await self._start_components(db, gateway, equity)
         heartbeat.set_state(DaemonState.RUNNING)
-        _log.info("daemon.started", mode=self.mode.value, symbols=[s.symbol for s in config.symbols])
+        symbols = [s.symbol for s in config.symbols]
+        _log.info("daemon.started", mode=self.mode.value, symbols=symbols)
+        assert self._streams is not None and self._user_stream is not None
+        self.alerts.started(self.clock, symbols, [self._streams.status, self._user_stream.status])
 
     async def _start_components(self, db: Database, gateway: Gateway, equity: Decimal) -> None:
         """Consumers first (order manager, risk gate, audit), then strategies, then the streams."""
@@ -283,6 +290,7 @@ class Daemon:
             start_strategy=self._start_strategy,
             streams=self._streams,
             paper=self._paper,
+            alerts=self.alerts,
         )
         self.watcher = ConfigWatcher(self.config_path, self._live.apply)
         await self.watcher.prime()
@@ -311,6 +319,7 @@ class Daemon:
             "market_data": self.market_data.status,
             "config": self.watcher.status,
             "gateway": self._gateway.status,
+            "alerts": self.alerts.status,
         }
         if self._sim is not None:
             extras["simulator"] = self._sim.status

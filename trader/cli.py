@@ -42,7 +42,7 @@ from config.settings import (
     variable_name,
 )
 from core.errors import ConfigError, DaemonFailed, SecretResolutionError
-from trader import cli_backtest, cli_control, cli_dashboard, cli_flatten, cli_status, cli_watchdog
+from trader import cli_alerts, cli_backtest, cli_control, cli_dashboard, cli_flatten, cli_status, cli_watchdog
 from utils.logging import (
     FILE_ONLY,
     add_secret,
@@ -248,6 +248,7 @@ def config_report(
     report["engine"] = config.engine.model_dump()
     report["simulator"] = config.simulator.model_dump()
     report["risk"] = config.risk.model_dump()
+    report["alerts"] = cli_alerts.alerts_report(settings, config)
     report["symbols"] = [
         {
             "symbol": entry.symbol,
@@ -339,6 +340,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_watchdog.add_parser,
     cli_backtest.add_parser,
     cli_dashboard.add_parser,
+    cli_alerts.add_parser,
 ]
 
 

@@ -22,6 +22,7 @@ from core.instruments import ExchangeInfo, Instrument
 from executor.binance.market_streams import MarketStreams
 from executor.risk.gate import RiskGate
 from strategies.runner import StrategyRunner
+from trader.alerting import DaemonAlerts
 from trader.config_watch import diff_symbols
 from trader.paper_venue import PaperVenue
 
@@ -48,6 +49,7 @@ class LiveConfig:
         start_strategy: Callable[[SymbolConfig], Awaitable[None]],
         streams: MarketStreams | None,
         paper: PaperVenue | None,
+        alerts: DaemonAlerts,
     ) -> None:
         self.config = config
         self._path = config_path
@@ -58,6 +60,7 @@ class LiveConfig:
         self._start_strategy = start_strategy
         self._streams = streams
         self._paper = paper
+        self._alerts = alerts
 
     async def apply(self, new: TraderConfig) -> None:
         """Apply a validated edit; ConfigError (and nothing changed) when it names unknown symbols."""
@@ -66,6 +69,7 @@ class LiveConfig:
         old = self.config
         self.config = new
         self._risk_gate.update_limits(new.risk_for)
+        self._alerts.update(new)
         for symbol in changes.added:
             symbol_config = next(s for s in new.symbols if s.symbol == symbol)
             runner = self._runners.get(symbol)

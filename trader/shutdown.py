@@ -114,6 +114,7 @@ class Shutdown:
             daemon.heartbeat.set_state(DaemonState.STOPPED, daemon.failure)
             with contextlib.suppress(Exception):
                 await daemon.heartbeat.write()
+        await daemon.alerts.stopped(daemon.exit_code, daemon.failure)  # after every task: their alerts go too
         if daemon._gateway is not None:
             await daemon._gateway.close()
         if daemon._venue is not None:

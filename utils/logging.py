@@ -40,7 +40,9 @@ _SENSITIVE = r"(?:signature|api[_-]?key|apikey|secret|token|password|passwd|webh
 _SENSITIVE_KEY = re.compile(_SENSITIVE, re.IGNORECASE)
 _INLINE_PATTERNS: tuple[re.Pattern[str], ...] = (
     # key=value (query strings: signature=..., apiKey=...; env-style: TRADER_API_SECRET=...)
-    re.compile(rf"(?i)([\w.-]*{_SENSITIVE}[\w.-]*=)([^&\s'\",;)}}\]]+)"),
+    # (starting only where a word starts: the match would start there anyway, and trying every
+    # position inside a long word is quadratic)
+    re.compile(rf"(?i)(?<![\w.-])([\w.-]*{_SENSITIVE}[\w.-]*=)([^&\s'\",;)}}\]]+)"),
     # "key": "value" and 'key': 'value' (JSON, dict reprs such as a headers dict)
     re.compile(rf"(?i)(['\"][\w.-]*{_SENSITIVE}[\w.-]*['\"]\s*:\s*['\"])([^'\"]+)"),
     # scheme://user:password@host

@@ -19,6 +19,7 @@ import structlog
 from sqlmodel import Session
 
 from core import channels
+from core.alerts import AlertKind, Severity, publish_alert
 from core.bus import Bus
 from core.errors import FatalError
 from core.events import PositionUpdate
@@ -97,10 +98,25 @@ class OrderContext:
     def publish_order(
         self, order: TrackedOrder, *, fill: Fill | None = None, realized: Decimal = _ZERO
     ) -> None:
-        """Tell the strategies and the risk gate what the order is now."""
+        """Tell the strategies and the risk gate what the order is now (and humans of a fill)."""
         self.bus.publish(
             channels.ORDER_UPDATE, order.update(self.clock.now_ms(), fill=fill, realized=realized)
         )
+        if fill is not None:
+            role = "maker" if fill.is_maker else "taker"
+            pnl = f"{realized.normalize():f}"
+            self.alert(
+                AlertKind.FILL,
+                f"{fill.side.value} {fill.quantity} @ {fill.price} ({role}), realized {pnl}, "
+                f"fee {fill.commission} {fill.commission_asset}; order {order.cid} {order.state.value}",
+                order.symbol,
+            )
+
+    def alert(
+        self, kind: AlertKind, text: str, symbol: str | None = None, severity: Severity | None = None
+    ) -> None:
+        """Tell humans (the alert router sends it; nothing here waits)."""
+        publish_alert(self.bus, kind, text, time=self.clock.now_ms(), symbol=symbol, severity=severity)
 
     def publish_position(self, position: Position, event_time: int, *, strategy: str = "") -> None:
         """Tell the strategies and the risk gate what the position is now."""
@@ -143,5 +159,6 @@ class OrderContext:
         if self.halted is None:
             _log.critical("order_manager.halted", error=repr(exc))
             self.halted = exc
+            self.alert(AlertKind.TRADING_HALTED, f"no order is sent: the venue refused us: {exc}")
         if self.fatal is not None:
             self.fatal.set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import structlog
 
+from core.alerts import AlertKind
 from core.errors import OrderValidationError
 from core.events import OrderRequest
 from core.order_state import OrderState
@@ -137,6 +138,10 @@ class OrderIntake:
         ctx.registry.remember_finished(order)
         if inserted:
             ctx.publish_order(order)
+            if ctx.halted is None:  # a halt has its own alert; each order it stops is not news
+                side = request.side.value
+                ctx.alert(AlertKind.ORDER_REJECTED, f"{side} {request.quantity} not sent: {reason}",
+                          request.symbol)
         return OrderState.REJECTED
 
     async def _resend(self, order: TrackedOrder) -> None:

@@ -24,6 +24,7 @@ import random
 
 import structlog
 
+from core.alerts import AlertKind
 from core.binance_codes import BinanceCode
 from core.errors import FatalError, GatewayError, RateLimitedError, RejectedError, RetryableError
 from core.order_state import OrderState
@@ -122,6 +123,8 @@ class OrderSender:
                 if exc.code != BinanceCode.DUPLICATE_CLIENT_ORDER_ID:
                     ctx.counters.rejects_venue += 1
                     await self.finish(order, OrderState.REJECTED, f"rejected by venue: {exc.code}: {exc.msg}")
+                    ctx.alert(AlertKind.ORDER_REJECTED, f"{_describe(order)}: Binance {exc.code}: {exc.msg}",
+                              order.symbol)
                     return
                 # The venue already holds an open order with this id: find it and adopt it.
                 unknown = exc
@@ -150,11 +153,10 @@ class OrderSender:
                 if retries > self._max_retries:
                     # Proven never to have arrived, every time: not placed, and not silently
                     # CANCELED either: LOST is shown and alerted.
-                    await self.finish(
-                        order,
-                        OrderState.LOST,
-                        f"never reached the venue after {order.send_attempts} attempts: {order.last_error}",
-                    )
+                    attempts = order.send_attempts
+                    reason = f"never reached the venue after {attempts} attempts: {order.last_error}"
+                    await self.finish(order, OrderState.LOST, reason)
+                    ctx.alert(AlertKind.ORDER_LOST, f"{_describe(order)}: {reason}", order.symbol)
                     return
                 ctx.counters.resent_after_unknown += 1
                 continue
@@ -171,11 +173,9 @@ class OrderSender:
                 return
             if retries > self._max_retries:
                 ctx.counters.rejects_venue += 1
-                await self.finish(
-                    order,
-                    OrderState.REJECTED,
-                    f"not sent: gave up after {retries} attempts: {order.last_error}",
-                )
+                reason = f"not sent: gave up after {retries} attempts: {order.last_error}"
+                await self.finish(order, OrderState.REJECTED, reason)
+                ctx.alert(AlertKind.ORDER_REJECTED, f"{_describe(order)}: {reason}", order.symbol)
                 return
             ctx.counters.retries += 1
             _log.warning(
@@ -217,6 +217,13 @@ class OrderSender:
         if outcome is None:
             ctx.counters.unknown_resolved += 1
             return None
+        ctx.alert(
+            AlertKind.ORDER_UNKNOWN,
+            f"{_describe(order)}: sent, but the venue could not be asked whether it has it "
+            f"({order.last_error}); it stays UNKNOWN and is never sent again until the poll learns "
+            "the outcome",
+            order.symbol,
+        )
         return _UNRESOLVED
 
     async def _query_until_settled(
@@ -253,3 +260,10 @@ class OrderSender:
         await ctx.persist(order)
         ctx.publish_order(order)
         ctx.registry.retire_if_done(order)
+
+
+def _describe(order: TrackedOrder) -> str:
+    """`BUY 10 LIMIT @ 2.1 (client id)` for alerts."""
+    request = order.request
+    price = f" @ {request.price}" if request.price is not None else ""
+    return f"{request.side.value} {request.quantity} {request.order_type.value}{price} ({order.cid})"

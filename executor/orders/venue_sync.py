@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from core.alerts import AlertKind
 from core.errors import FatalError, GatewayError, InvalidTransition
 from core.order_state import OrderState
 from executor.orders.context import OrderContext
@@ -214,6 +215,8 @@ class VenueSync:
             if found is not None:
                 if order.state is OrderState.UNKNOWN:
                     ctx.counters.unknown_resolved += 1
+                    ctx.alert(AlertKind.ORDER_UNKNOWN_RESOLVED, f"{order.cid}: the venue has it "
+                              f"({found.status.value}); tracked from here", order.symbol)
                 await self.adopt(order, found)
             elif order.state.is_unconfirmed:
                 # Unknown outcome and no answer earlier: resend only once the original can no
@@ -223,6 +226,8 @@ class VenueSync:
                 order.busy = True
                 ctx.counters.unknown_resolved += 1
                 ctx.counters.resent_after_unknown += 1
+                ctx.alert(AlertKind.ORDER_UNKNOWN_RESOLVED, f"{order.cid}: the venue never got it; "
+                          "sent again under the same client id", order.symbol)
                 ctx.spawn(self._resend(order), name=f"om.resend.{order.cid}")
             else:
                 _log.error(

@@ -22,6 +22,7 @@
 - Consecutive-loss halts are applied in-process at once and persisted through the kill switch's
   control table; `KillSwitchWatcher` feeds the table's state back in via `apply_halts`.
 - `set_equity` is fed by the daemon from account balances; until then `starting_equity` is used.
+- Halts, their release and limits that refused an entry are published as alerts (`alerting.py`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from core.events import MarkPrice, OrderType, OrderUpdate, PositionUpdate, RiskD
 from core.instruments import Instrument
 from core.reconciliation import ReconciliationFinished
 from database.engine import Database
+from executor.risk.alerting import RiskAlerts
 from executor.risk.decision_store import load_restored, store_decisions
 from executor.risk.judge import RiskJudge, TripOutcome
 from executor.risk.kill_switch import HaltState
@@ -100,6 +102,7 @@ class RiskGate:
         self._halt_epoch = 0
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()  # set once the start-up state is loaded
+        self._alerts = RiskAlerts(bus, clock)
         self.decisions_written = 0
         self.write_errors = 0
 
@@ -133,6 +136,7 @@ class RiskGate:
                 "risk.kill_switch", halted=state.global_reason is not None, reason=state.global_reason
             )
         self.state.set_halts(state.global_reason, symbols)
+        self._alerts.halts(self.state.global_halt, self.state.halts())
 
     # --- the task ------------------------------------------------------------------------------
 
@@ -190,7 +194,8 @@ class RiskGate:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            await asyncio.shield(self._flush_final())
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flush())
 
     async def _consume(self, sub: Subscription, handler: Callable[[Any], object]) -> None:
         async for event in sub:  # ends when the subscription is closed
@@ -229,6 +234,7 @@ class RiskGate:
         if halt is None:
             return
         self._local_halts[trip.symbol] = halt
+        self._alerts.halts(self.state.global_halt, self.state.halts())
         _log.warning(
             "risk.symbol_halted",
             symbol=trip.symbol,
@@ -244,6 +250,7 @@ class RiskGate:
         """Judge one signal: publish the decision (and the order request when accepted), queue the
         decision for the database."""
         decision, request = self.judge.judge(signal)
+        self._alerts.judged(signal, decision)
         self._bus.publish(channels.RISK_DECISION, decision)
         if request is not None:
             self._bus.publish(channels.ORDER_REQUEST, request)
@@ -301,10 +308,6 @@ class RiskGate:
             self._halt_epoch += 1
         return True
 
-    async def _flush_final(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._flush()
-
     async def flush(self) -> None:
         """Write every queued decision and halt now (tests, shutdown)."""
         await self._flush()
@@ -322,11 +325,8 @@ class RiskGate:
             "write_errors": self.write_errors,
             "halts_issued": self.halts_issued,
             "kill_switch": self.state.global_halt,
-            "symbol_halts": {
-                s: {"reason": h.reason, "until_ms": h.until_ms}
-                for s, h in self.state.halts().items()
-                if h.active(now)
-            },
+            "symbol_halts": {s: {"reason": h.reason, "until_ms": h.until_ms}
+                             for s, h in self.state.halts().items() if h.active(now)},
             "equity": str(self.state.equity),
             "total_exposure": str(self.state.total_exposure()),
             "orders_last_minute": self.state.orders_in_window(),

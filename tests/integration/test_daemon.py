@@ -135,27 +135,36 @@ async def test_symbols_are_added_removed_and_bad_edits_rejected_while_running(tm
         assert "order_notional_usdt: must be > 0, got -1" in daemon.watcher.last_error
 
 
-async def test_secrets_appear_in_no_log_row_or_status_file(tmp_path: Path) -> None:
-    secrets = {
-        "api_key": "KEYabcdefghijklmnop1234567890",
-        "api_secret": "SECRETzyxwvutsrqponm0987654321",
-        "slack_webhook_url": "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX",
-        "slack_bot_token": "xoxb-0000-secret-token-value",
-    }
-    path = _config_file(tmp_path, speed=3000)
-    settings = _settings(tmp_path, path, **{k: SecretStr(v) for k, v in secrets.items()}, log_level="DEBUG")
-    from utils.logging import configure_logging, reset_logging
+async def test_secrets_appear_in_no_log_row_status_file_or_slack_message(tmp_path: Path) -> None:
+    from tests.alerts.slack_server import RecordingSlack
 
-    configure_logging("DEBUG", tmp_path / "logs", secrets=settings.secret_values(), console=False)
-    try:
-        async with _started(settings, load_config(path), path) as daemon:
-            await _wait_for(lambda: daemon.heartbeat.writes >= 2, 20, "heartbeats")
-            await asyncio.sleep(3)
-    finally:
-        reset_logging()
+    with RecordingSlack() as slack:  # alerts go to a recording Slack on loopback, never out
+        secrets = {
+            "api_key": "KEYabcdefghijklmnop1234567890",
+            "api_secret": "SECRETzyxwvutsrqponm0987654321",
+            "slack_webhook_url": slack.webhook_url("T000/B000/XXXXSECRETXXXX"),
+            "slack_bot_token": "xoxb-0000-secret-token-value",
+        }
+        path = _config_file(tmp_path, speed=3000)
+        secret_settings = {k: SecretStr(v) for k, v in secrets.items()}
+        settings = _settings(tmp_path, path, **secret_settings, log_level="DEBUG")
+        from utils.logging import configure_logging, reset_logging
+
+        configure_logging("DEBUG", tmp_path / "logs", secrets=settings.secret_values(), console=False)
+        try:
+            async with _started(settings, load_config(path), path) as daemon:
+                await _wait_for(lambda: daemon.heartbeat.writes >= 2, 20, "heartbeats")
+                await asyncio.sleep(3)
+        finally:
+            reset_logging()
+        posts = slack.snapshot()
+    assert [p.text.split(":")[0] for p in posts[:1] + posts[-1:]] == [
+        "[SIM] INFO Daemon started", "[SIM] INFO Daemon stopped"
+    ]
     haystacks = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.name != "config.yaml"}
+    haystacks.update({Path(f"slack-post-{i}"): p.raw.encode() for i, p in enumerate(posts)})
     assert any(p.name == "trader.log" for p in haystacks) and any(p.suffix == ".json" for p in haystacks)
-    for value in secrets.values():
+    for value in [*secrets.values(), "XXXXSECRETXXXX"]:
         for file, content in haystacks.items():
             assert value.encode() not in content, f"a secret leaked into {file}"
 
