@@ -31,6 +31,7 @@ TITLES: Mapping[AlertKind, str] = MappingProxyType(
         AlertKind.LOSS_STREAK_HALT: "Halted after consecutive losses",
         AlertKind.DAILY_LOSS_HALT: "Daily loss limit reached",
         AlertKind.HALT_RELEASED: "Entries resumed",
+        AlertKind.FLATTEN: "Flatten",
         AlertKind.TRADING_HALTED: "Trading halted",
         AlertKind.RISK_LIMIT: "Risk limit reached",
         AlertKind.ORDER_REJECTED: "Order rejected",
@@ -44,6 +45,8 @@ TITLES: Mapping[AlertKind, str] = MappingProxyType(
         AlertKind.RECONCILIATION: "Reconciliation differences",
         AlertKind.CRASH_RECOVERY: "Restarted after a crash",
         AlertKind.HEARTBEAT_STALE: "Heartbeat stale",
+        AlertKind.DAEMON_DEGRADED: "Daemon degraded",
+        AlertKind.DAEMON_RECOVERED: "Daemon healthy again",
         AlertKind.TEST: "Test message",
     }
 )

@@ -47,6 +47,7 @@ class AlertKind(StrEnum):
     LOSS_STREAK_HALT = "loss_streak_halt"
     DAILY_LOSS_HALT = "daily_loss_halt"
     HALT_RELEASED = "halt_released"
+    FLATTEN = "flatten"
     TRADING_HALTED = "trading_halted"
     RISK_LIMIT = "risk_limit"
     ORDER_REJECTED = "order_rejected"
@@ -60,6 +61,8 @@ class AlertKind(StrEnum):
     RECONCILIATION = "reconciliation"
     CRASH_RECOVERY = "crash_recovery"
     HEARTBEAT_STALE = "heartbeat_stale"
+    DAEMON_DEGRADED = "daemon_degraded"
+    DAEMON_RECOVERED = "daemon_recovered"
     TEST = "test"
 
 
@@ -82,6 +85,7 @@ KIND_DEFAULTS: Mapping[AlertKind, KindDefaults] = MappingProxyType(
         AlertKind.LOSS_STREAK_HALT: KindDefaults(_C),
         AlertKind.DAILY_LOSS_HALT: KindDefaults(_C),
         AlertKind.HALT_RELEASED: KindDefaults(_I),
+        AlertKind.FLATTEN: KindDefaults(_W),  # CRITICAL when it did not end flat
         AlertKind.TRADING_HALTED: KindDefaults(_C),
         AlertKind.RISK_LIMIT: KindDefaults(_W),
         AlertKind.ORDER_REJECTED: KindDefaults(_W),
@@ -95,6 +99,8 @@ KIND_DEFAULTS: Mapping[AlertKind, KindDefaults] = MappingProxyType(
         AlertKind.RECONCILIATION: KindDefaults(_W),
         AlertKind.CRASH_RECOVERY: KindDefaults(_W),
         AlertKind.HEARTBEAT_STALE: KindDefaults(_C),
+        AlertKind.DAEMON_DEGRADED: KindDefaults(_W),
+        AlertKind.DAEMON_RECOVERED: KindDefaults(_I),
         AlertKind.TEST: KindDefaults(_I),
     }
 )

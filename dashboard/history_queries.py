@@ -19,6 +19,7 @@ from dashboard.source import cached
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "alerts": {
         "time": ("time", "created_time", "event_time"),
+        "last": ("last_time",),
         "severity": ("severity", "level"),
         "kind": ("kind",),
         "symbol": ("symbol",),

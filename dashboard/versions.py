@@ -58,6 +58,8 @@ def _expression(schema: Schema, table: str) -> str:
     parts += [f"SUM({c})" for c in _COUNTERS if c in columns]
     if "delivered" in columns:  # an alert delivered later changes only this flag
         parts.append("SUM(CASE WHEN delivered THEN 1 ELSE 0 END)")
+    if table == "alerts" and "status" in columns:  # ... or only its delivery status
+        parts += [f"SUM(CASE WHEN status = '{s}' THEN 1 ELSE 0 END)" for s in ("pending", "delivered")]
     return f"SELECT {', '.join(parts)} FROM {table}"
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 import structlog
 
 from alerts.daily_summary import DailySummary
+from alerts.reconciliation_watch import ReconciliationWatch
 from alerts.router import AlertRouter
 from alerts.slack import destination_from
 from alerts.stream_watch import SocketStatus, StreamWatch
@@ -48,8 +49,9 @@ class DaemonAlerts:
         self._db: Database | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self, db: Database) -> None:
-        """Subscribe the router and run it."""
+    def start(self, db: Database, previous_heartbeat: Mapping[str, Any] | None = None) -> None:
+        """Subscribe the router and run it; watch reconciliations (`previous_heartbeat`, the last
+        one the previous run wrote, tells whether it crashed)."""
         self.router = AlertRouter(
             self._bus,
             self._config.alerts,
@@ -59,6 +61,7 @@ class DaemonAlerts:
             secrets=self._settings.secret_values(),
         )
         self._run("alerts.router", self.router.run())
+        self._run("alerts.reconciliation", ReconciliationWatch(self._bus, previous_heartbeat).run())
         self._db = db
 
     def started(self, clock: Clock, symbols: Iterable[str], sockets: Iterable[SocketSource]) -> None:

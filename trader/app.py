@@ -60,6 +60,7 @@ from trader.audit import AuditRecorder, DatabaseStateStore, TradeLog
 from trader.config_watch import ConfigWatcher
 from trader.error_memory import LastErrorHandler
 from trader.flatten_requests import FlattenService
+from trader.health import read_heartbeat
 from trader.heartbeat import DaemonState, Heartbeat
 from trader.live_config import LiveConfig
 from trader.market_data import MarketDataService
@@ -183,7 +184,7 @@ class Daemon:
         check_writable_folders(settings)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         self._db = db = Database(settings.database_url)
-        self.alerts.start(db)  # first: a failed start-up is alerted too
+        self.alerts.start(db, read_heartbeat(settings.status_dir / "heartbeat.json"))  # before all else
         self._db_watch = DatabaseFileWatch(settings.database_url)
         self._venue = venue = await start_venue(settings, config, self.mode)
         self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
@@ -297,7 +298,7 @@ class Daemon:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             self.watcher.install_sighup()
         self._spawn("config_watch", self.watcher.run())
-        self._spawn("flatten", FlattenService(db, orders).run())
+        self._spawn("flatten", FlattenService(db, orders, self.bus, self.clock).run())
         self._register_status(db, orders, risk)
 
     def _register_status(self, db: Database, orders: OrderManager, risk: RiskGate) -> None:
@@ -353,10 +354,9 @@ class Daemon:
         history = await self.market_data.warm_up(symbol_config.symbol, self.config.engine.warmup_candles)
         runner = StrategyRunner(strategy, self.bus, self.clock, self._state_store)
         await runner.prepare(history)
-        self._runners[symbol_config.symbol] = runner
-        self._runner_tasks[symbol_config.symbol] = self._spawn(
-            f"strategy.{symbol_config.symbol}", runner.run()
-        )
+        symbol = symbol_config.symbol
+        self._runners[symbol] = runner
+        self._runner_tasks[symbol] = self._spawn(f"strategy.{symbol}", runner.run())
 
     def _on_account_event(self, event: ExecutionReport | AccountUpdate | UserStreamReset) -> None:
         """User-data stream sink: executions and account events onto their channels."""

@@ -10,11 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import structlog
 
-from config.loader import load_settings
+from alerts.send_now import send_now
+from config.loader import effective_mode, load_config, load_settings
+from config.models import AlertsConfig
+from config.secrets import default_resolver, references, resolve_secrets
+from config.settings import Mode, Settings
+from core.alerts import Alert, AlertKind, Severity
+from trader.health import read_heartbeat
 from trader.watchdog import Watchdog
 from utils.logging import configure_logging
 
@@ -42,24 +49,61 @@ def add_parser(sub: Any) -> None:
         help="alert a degraded daemon once it has been degraded this long (default 120)",
     )
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between checks (default 5)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML configuration (alert switches, mode)")
     parser.add_argument("--once", action="store_true", help="check once (cron, systemd timer) and exit")
     parser.set_defaults(handler=watchdog_command)  # fmt: skip
 
 
-def _notify(severity: str, kind: str, text: str) -> None:
-    """The alert: the log and the console always; Slack when it is configured."""
-    log = _log.critical if severity == "CRITICAL" else _log.warning if severity == "WARNING" else _log.info
-    log("watchdog.alert", kind=kind, severity=severity, text=text)
-    print(f"{severity}: {text}", flush=True)
+# The watchdog's incident kinds, as alert kinds (switches and severities under `alerts.kinds`).
+_KINDS = {
+    "watchdog_stale": AlertKind.HEARTBEAT_STALE,
+    "watchdog_degraded": AlertKind.DAEMON_DEGRADED,
+    "watchdog_recovered": AlertKind.DAEMON_RECOVERED,
+}
+
+
+class SlackNotifier:
+    """The watchdog's alert: the log and the console always; Slack (and the alerts table) when
+    configured. The daemon may be dead, so there is no router: `send_now` posts synchronously."""
+
+    def __init__(self, settings: Settings, alerts: AlertsConfig, fallback_mode: Mode) -> None:
+        self._settings = settings
+        self._alerts = alerts
+        self._fallback_mode = fallback_mode
+
+    def __call__(self, severity: str, kind: str, text: str) -> None:
+        log = {"CRITICAL": _log.critical, "WARNING": _log.warning}.get(severity, _log.info)
+        log("watchdog.alert", kind=kind, severity=severity, text=text)
+        print(f"{severity}: {text}", flush=True)
+        alert_kind = _KINDS[kind]
+        if not self._alerts.enabled(alert_kind):
+            return
+        chosen = self._alerts.severity(alert_kind, Severity(severity.lower()))
+        alert = Alert.of(alert_kind, text, time=int(time.time() * 1000), severity=chosen)
+        result = send_now(self._settings, alert, mode=self._mode(), database_url=self._settings.database_url)
+        if not result.ok:
+            _log.warning("watchdog.alert_undelivered", kind=kind, reason=result.reason)
+
+    def _mode(self) -> Mode:
+        # The mode the daemon last said it runs in is the truth; the configuration's when unknown.
+        heartbeat = read_heartbeat(self._settings.status_dir / "heartbeat.json") or {}
+        try:
+            return Mode(heartbeat.get("mode") or self._fallback_mode)
+        except ValueError:
+            return self._fallback_mode
 
 
 def watchdog_command(args: argparse.Namespace) -> int:
     """Check the heartbeat once, or forever."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_dir, console=False)
+    config = load_config(args.config or settings.config)
+    if references(settings):
+        settings = resolve_secrets(settings, default_resolver(settings))
+    configure_logging(settings.log_level, settings.log_dir, secrets=settings.secret_values(), console=False)
+    notify = SlackNotifier(settings, config.alerts, effective_mode(settings, config))
     watchdog = Watchdog(
         settings.status_dir / "heartbeat.json",
-        _notify,
+        notify,
         max_age_s=args.max_age,
         degraded_for_s=args.degraded_for,
         state_file=settings.status_dir / "watchdog.json",

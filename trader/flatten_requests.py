@@ -18,10 +18,13 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 
+from core.alerts import AlertKind, Severity, publish_alert
+from core.bus import Bus
 from database.engine import Database
 from database.models import ControlRow
 from executor.orders.manager import OrderManager
 from executor.risk.kill_switch import write_halt
+from utils.clock import Clock
 
 _log = structlog.get_logger(__name__)
 
@@ -98,11 +101,14 @@ def finish_request(session: Session, request: FlattenRequest, status: str, resul
 
 
 class FlattenService:
-    """The daemon's side: carries out requests it finds in the control table."""
+    """The daemon's side: carries out requests it finds in the control table and alerts the outcome
+    (CRITICAL when it did not end flat; the pause it starts with has its own alert)."""
 
-    def __init__(self, db: Database, orders: OrderManager) -> None:
+    def __init__(self, db: Database, orders: OrderManager, bus: Bus, clock: Clock) -> None:
         self._db = db
         self._orders = orders
+        self._bus = bus
+        self._clock = clock
         self.done = 0
 
     async def run(self) -> None:
@@ -133,7 +139,15 @@ class FlattenService:
         except Exception as exc:
             failure = f"{type(exc).__name__}: {exc}"
             await self._db.run(lambda s: finish_request(s, request, "failed", failure))
+            self._alert(request, f"failed: {failure}", Severity.CRITICAL)
             raise
         status = "done" if result.flat else "failed"
         await self._db.run(lambda s: finish_request(s, request, status, result.summary()))
+        severity = None if result.flat else Severity.CRITICAL
+        paused = "entries stay paused until `python -m trader resume`"
+        self._alert(request, f"{result.summary()}; {paused}", severity)
         self.done += 1
+
+    def _alert(self, request: FlattenRequest, text: str, severity: Severity | None = None) -> None:
+        now = self._clock.now_ms()
+        publish_alert(self._bus, AlertKind.FLATTEN, text, time=now, symbol=request.symbol, severity=severity)

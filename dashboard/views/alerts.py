@@ -14,13 +14,16 @@ def body(context: Context) -> None:
     """The Alerts page."""
     source = context.source
     assert source is not None
-    st.caption("Newest first. `delivery` says whether the alert reached its channel (Slack).")
+    st.caption(
+        "Newest first; repeats of a kind and symbol are one row (`count`, `last` seen). `delivery`: "
+        "delivered, pending, undelivered (`error` says why), dropped, or logged (no Slack configured)."
+    )
     paged(
         alert_count(source),
         lambda offset, limit: alerts(source, offset, limit),
         key="alerts",
         empty="No alert.",
-        prepare=lambda f: utc(f, "time"),
+        prepare=lambda f: utc(f, "time", "last"),
     )
 
 

@@ -34,6 +34,7 @@ from functools import partial
 import structlog
 
 from core import channels
+from core.alerts import AlertKind
 from core.bus import Bus
 from core.errors import FatalError, GatewayError
 from core.instruments import Instrument
@@ -245,6 +246,7 @@ class Reconciler:
         await ctx.persist(order)
         ctx.publish_order(order)
         ctx.registry.retire_if_done(order)
+        ctx.alert(AlertKind.ORDER_LOST, f"{order.cid} (was {was.value}): {order.reason}", order.symbol)
 
     # --- 2. the venue's open orders we do not know ------------------------------------------------
 

@@ -102,8 +102,12 @@ async def test_slack_failing_every_way_loses_nothing_floods_nothing_and_never_sl
 
     posts = slack.snapshot()
     # Nothing faster than 1 message/s, and nothing before the 429's Retry-After had passed.
-    gaps = [b.at - a.at for a, b in itertools.pairwise(posts[:-1])]  # the last is the stop message
-    assert min(gaps) >= 0.95, gaps
+    # Times are when the recording server read each post: a loaded machine delays one read by some
+    # tens of ms, so a single gap may look shorter; over the whole run the rate cannot exceed 1/s.
+    paced = posts[:-1]  # the last is the stop message
+    gaps = [b.at - a.at for a, b in itertools.pairwise(paced)]
+    assert min(gaps) >= 0.85, gaps
+    assert paced[-1].at - paced[0].at >= (len(paced) - 1) - 0.15, gaps
     after_429 = next(i for i, p in enumerate(posts) if i > 0 and p.text.startswith("[SIM] CRITICAL"))
     assert posts[after_429 + 1].at - posts[after_429].at >= 1.95
     # Nothing lost: every key stored once with every occurrence, and delivered after the outage.

@@ -48,6 +48,9 @@ async def test_killed_at_each_step_nothing_is_lost_or_sent_twice(tmp_path: Path,
             second.signal(signal.SIGTERM)
             assert await second.wait_exit(within=30) == 0, second.text()[-2000:]
             check_db_equals_venue(second, venue, tally)
+            # The operator is told the restart followed a crash, with what reconciliation found.
+            recovery = second.rows("SELECT message FROM alerts WHERE kind = 'crash_recovery'")
+            assert len(recovery) == 1 and "did not stop cleanly" in recovery[0][0], recovery
         finally:
             await cleanup(first, second)
     assert (tally.duplicates, tally.lost, tally.mismatches) == (0, 0, 0)

@@ -331,11 +331,16 @@ def _operations(
     alerts = [
         {
             "time": end - i * 3 * MINUTE,
-            "level": rng.choice(("info", "warning", "critical")),
-            "kind": "stream_reset",
-            "message": f"market stream reconnected ({i})",
-            "delivered": i % 7 != 0,
+            "last_time": end - i * 3 * MINUTE,
+            "severity": rng.choice(("info", "warning", "critical")),
+            "kind": "stream_down",
+            "symbol": None,
+            "key": f"stream_down:{i}",
+            "message": f"market stream down for 31 s ({i})",
+            "occurrences": 1 + i % 3,
+            "status": "delivered" if i % 7 else "undelivered",
             "attempts": 1,
+            "error": "" if i % 7 else "timeout",
         }
         for i in range(120)
     ]

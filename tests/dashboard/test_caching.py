@@ -84,7 +84,7 @@ def test_fingerprints_change_with_in_place_updates_of_small_tables(
     assert versions() == before  # nothing written: nothing re-runs
     writer = make_engine(dashboard_env)
     with writer.begin() as connection:  # what the alert sender and the order manager do in place
-        connection.execute(text("UPDATE alerts SET delivered = 1 WHERE delivered = 0"))
+        connection.execute(text("UPDATE alerts SET status = 'delivered' WHERE status = 'undelivered'"))
     changed = versions()
     assert changed["alerts"] != before["alerts"] and changed["positions"] == before["positions"]
     with writer.begin() as connection:

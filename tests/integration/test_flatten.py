@@ -83,6 +83,12 @@ async def test_flatten_through_the_running_daemon_and_again_changes_nothing(tmp_
             assert len(daemon.rows("SELECT 1 FROM orders WHERE strategy = 'flatten'")) == 1
             daemon.signal(signal.SIGTERM)
             assert await daemon.wait_exit() == 0
+            # Both outcomes were alerted (folded into one row: same kind, same key), and the pause.
+            alerts = daemon.rows("SELECT kind, severity, occurrences, message FROM alerts")
+            flattens = [(severity, n, text) for kind, severity, n, text in alerts if kind == "flatten"]
+            assert [(s, n) for s, n, _ in flattens] == [("warning", 2)], alerts
+            assert flattens[0][2].startswith("flat: "), flattens
+            assert "kill_switch" in {kind for kind, *_ in alerts}
         finally:
             await cleanup(daemon)
 
