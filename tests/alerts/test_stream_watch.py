@@ -81,8 +81,8 @@ async def test_a_real_market_stream_whose_venue_goes_away_is_alerted_and_its_ret
             await streams.start(["WLDUSDT"])
             assert await streams.wait_connected(10)
             port = int(venue.server.stream_url.rsplit(":", 1)[1].split("/")[0])
+            went = time.monotonic()  # before the stop: the socket may drop while the server stops
             await venue.server.stop()  # the venue is gone: every reconnect is refused
-            went = time.monotonic()
             down: Alert = await asyncio.wait_for(seen.get(), 15)
             assert down.kind is AlertKind.STREAM_DOWN and time.monotonic() - went >= 1.0
             assert down.text.startswith("market-0 stream down for ")
@@ -99,5 +99,6 @@ async def test_a_real_market_stream_whose_venue_goes_away_is_alerted_and_its_ret
                 await streams.stop()
                 await again.stop()
         finally:
+            await streams.stop()  # again when an assertion failed before the inner block
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
