@@ -168,6 +168,15 @@ class AlertKindConfig(_Model):
         # `fill: true` is short for `fill: {enabled: true}`.
         return {"enabled": data} if isinstance(data, bool) else data
 
+    @classmethod
+    def documented_keys(cls) -> list[tuple[str, str, str, str]]:
+        """(key, type, default, meaning) of every kind, for the generated configuration docs."""
+        return [
+            (kind.value, "on/off, or {enabled, severity}",
+             f"{'on' if d.enabled else 'off'}, {d.severity.value}", d.when)
+            for kind, d in KIND_DEFAULTS.items()
+        ]  # fmt: skip
+
 
 _HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 

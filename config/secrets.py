@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -16,6 +17,11 @@ from pydantic import SecretStr
 from config.settings import SECRET_FIELDS, TOKEN_VARIABLE, Settings, is_reference, variable_name
 from core import __version__
 from core.errors import SecretResolutionError
+from utils.logging import add_secret
+
+# The token as a systemd credential (deploy/trader.service: LoadCredentialEncrypted=), so that it
+# is in no file in clear: systemd decrypts it into $CREDENTIALS_DIRECTORY/<this name> for the unit.
+CREDENTIAL_NAME = "op_service_account_token"
 
 # Fields that may hold a reference: the secrets (but the token itself) and the database URL (it may
 # carry a password).
@@ -72,12 +78,27 @@ class OnePasswordResolver:
 
 
 def default_resolver(settings: Settings | None = None) -> OnePasswordResolver | None:
-    """The 1Password resolver when OP_SERVICE_ACCOUNT_TOKEN is set (environment or .env), else None."""
+    """The 1Password resolver when OP_SERVICE_ACCOUNT_TOKEN is set (environment or .env) or handed
+    over as a systemd credential, else None."""
     token = ""
     if settings is not None and settings.op_service_account_token is not None:
         token = settings.op_service_account_token.get_secret_value().strip()
-    token = token or os.environ.get(TOKEN_VARIABLE, "").strip()
+    token = token or os.environ.get(TOKEN_VARIABLE, "").strip() or credential_token()
     return OnePasswordResolver(token) if token else None
+
+
+def credential_token() -> str:
+    """The token in `$CREDENTIALS_DIRECTORY/op_service_account_token` (systemd), or ""."""
+    folder = os.environ.get("CREDENTIALS_DIRECTORY", "").strip()
+    if not folder:
+        return ""
+    try:
+        token = (Path(folder) / CREDENTIAL_NAME).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    if token:
+        add_secret(token)  # masked in every log line, like a token from the environment
+    return token
 
 
 def references(settings: Settings) -> dict[str, str]:

@@ -71,37 +71,74 @@ class KindDefaults:
     """A kind's default severity and whether it is sent unless the YAML says otherwise."""
 
     severity: Severity
+    when: str
     enabled: bool = True
 
 
 _I, _W, _C = Severity.INFO, Severity.WARNING, Severity.CRITICAL
 KIND_DEFAULTS: Mapping[AlertKind, KindDefaults] = MappingProxyType(
     {
-        AlertKind.DAEMON_STARTED: KindDefaults(_I),
-        AlertKind.DAEMON_STOPPED: KindDefaults(_I),  # CRITICAL when it stopped on a failure
-        AlertKind.KILL_SWITCH: KindDefaults(_C),
-        AlertKind.KILL_SWITCH_RELEASED: KindDefaults(_W),
-        AlertKind.SYMBOL_PAUSED: KindDefaults(_W),
-        AlertKind.LOSS_STREAK_HALT: KindDefaults(_C),
-        AlertKind.DAILY_LOSS_HALT: KindDefaults(_C),
-        AlertKind.HALT_RELEASED: KindDefaults(_I),
-        AlertKind.FLATTEN: KindDefaults(_W),  # CRITICAL when it did not end flat
-        AlertKind.TRADING_HALTED: KindDefaults(_C),
-        AlertKind.RISK_LIMIT: KindDefaults(_W),
-        AlertKind.ORDER_REJECTED: KindDefaults(_W),
-        AlertKind.ORDER_UNKNOWN: KindDefaults(_C),
-        AlertKind.ORDER_UNKNOWN_RESOLVED: KindDefaults(_I),
-        AlertKind.ORDER_LOST: KindDefaults(_C),
-        AlertKind.STREAM_DOWN: KindDefaults(_W),
-        AlertKind.STREAM_RECOVERED: KindDefaults(_I),
-        AlertKind.FILL: KindDefaults(_I, enabled=False),
-        AlertKind.DAILY_SUMMARY: KindDefaults(_I),
-        AlertKind.RECONCILIATION: KindDefaults(_W),
-        AlertKind.CRASH_RECOVERY: KindDefaults(_W),
-        AlertKind.HEARTBEAT_STALE: KindDefaults(_C),
-        AlertKind.DAEMON_DEGRADED: KindDefaults(_W),
-        AlertKind.DAEMON_RECOVERED: KindDefaults(_I),
-        AlertKind.TEST: KindDefaults(_I),
+        AlertKind.DAEMON_STARTED: KindDefaults(_I, "the daemon started (mode, symbols, version)"),
+        AlertKind.DAEMON_STOPPED: KindDefaults(
+            _I, "the daemon stopped (exit code, why); critical when it stopped on a failure"
+        ),
+        AlertKind.KILL_SWITCH: KindDefaults(_C, "`python -m trader halt` (also: in force at start)"),
+        AlertKind.KILL_SWITCH_RELEASED: KindDefaults(_W, "`python -m trader resume`"),
+        AlertKind.SYMBOL_PAUSED: KindDefaults(_W, "`python -m trader halt --symbol S`"),
+        AlertKind.LOSS_STREAK_HALT: KindDefaults(
+            _C, "N consecutive losing trades halted a symbol's entries (cool-down)"
+        ),
+        AlertKind.DAILY_LOSS_HALT: KindDefaults(
+            _C, "an entry refused by the daily loss limit (once, until released)"
+        ),
+        AlertKind.HALT_RELEASED: KindDefaults(
+            _I, "a symbol's halt lifted: resumed, cool-down over, daily loss back within the limit"
+        ),
+        AlertKind.FLATTEN: KindDefaults(
+            _W, "the outcome of `python -m trader flatten`; critical when it did not end flat"
+        ),
+        AlertKind.TRADING_HALTED: KindDefaults(
+            _C, "the venue refused us for a reason no retry fixes (keys, ban): no order is sent"
+        ),
+        AlertKind.RISK_LIMIT: KindDefaults(
+            _W, "an entry refused by an exposure, allocation, quantity or order-rate limit"
+        ),
+        AlertKind.ORDER_REJECTED: KindDefaults(
+            _W, "an order refused, with Binance's code and message (or why it was not sent)"
+        ),
+        AlertKind.ORDER_UNKNOWN: KindDefaults(
+            _C, "an order's outcome could not be learned (it stays UNKNOWN, never resent blindly)"
+        ),
+        AlertKind.ORDER_UNKNOWN_RESOLVED: KindDefaults(_I, "an UNKNOWN order's outcome was learned"),
+        AlertKind.ORDER_LOST: KindDefaults(_C, "an order proven never to have reached the venue"),
+        AlertKind.STREAM_DOWN: KindDefaults(
+            _W, "a market or user-data stream down longer than `alerts.stream_down_seconds`"
+        ),
+        AlertKind.STREAM_RECOVERED: KindDefaults(_I, "a stream that was reported down is back"),
+        AlertKind.FILL: KindDefaults(
+            _I, "every fill (off unless switched on with `fill: true`)", enabled=False
+        ),
+        AlertKind.DAILY_SUMMARY: KindDefaults(
+            _I, "at `alerts.daily_summary_utc`: trades, net realized PnL, open positions, alerts of the day"
+        ),
+        AlertKind.RECONCILIATION: KindDefaults(
+            _W,
+            "a reconciliation repaired something, found positions it could not make agree"
+            " (critical), or could not reach the venue",
+        ),
+        AlertKind.CRASH_RECOVERY: KindDefaults(
+            _W, "the start-up after a run that did not stop cleanly: what reconciliation found and fixed"
+        ),
+        AlertKind.HEARTBEAT_STALE: KindDefaults(
+            _C, "from the watchdog: the heartbeat is stale or the daemon is not running"
+        ),
+        AlertKind.DAEMON_DEGRADED: KindDefaults(
+            _W, "from the watchdog: degraded for longer than `--degraded-for` seconds"
+        ),
+        AlertKind.DAEMON_RECOVERED: KindDefaults(
+            _I, "from the watchdog: healthy again after a stale or degraded alert"
+        ),
+        AlertKind.TEST: KindDefaults(_I, "`python -m trader alerts test`"),
     }
 )
 

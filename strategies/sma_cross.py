@@ -19,11 +19,13 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.events import Candle, Signal, SignalAction
-from strategies.base import Output, Strategy, no_output
+from strategies.base import Output, QuietBand, Strategy, no_output
 from strategies.registry import register
 
 _HUNDRED = Decimal(100)
 _ZERO = Decimal(0)
+# Decisions on closed candles only: no live price can make this strategy act.
+_ALWAYS_QUIET = QuietBand(float("-inf"), float("inf"), 2**62)
 
 
 class SmaCrossParams(BaseModel):
@@ -94,6 +96,10 @@ class SmaCrossStrategy(Strategy):
         self._above = above
         return fast, slow, crossed
 
+    def quiet_band(self) -> QuietBand:
+        """Live prices never matter here, so a backtest skips every update inside a candle."""
+        return _ALWAYS_QUIET
+
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed candle: update the averages, then an exit or an entry."""
         if candle.open_time <= self._last_open_time:
@@ -131,19 +137,30 @@ class SmaCrossStrategy(Strategy):
             distance = Decimal(str(self._p.stop_loss_pct)) / _HUNDRED
             stop = entry * (1 - distance) if long else entry * (1 + distance)
         if stop is not None and (candle.close <= stop if long else candle.close >= stop):
+            rule = "stop"
             reason = (
                 f"stop loss: close {candle.close} beyond {stop:.6g} ({self._p.stop_loss_pct}% from {entry})"
             )
         elif crossed:
+            rule = "cross"
             back = "below" if long else "above"
             reason = f"SMA{self._p.fast} {fast:.6g} crossed back {back} SMA{self._p.slow} {slow:.6g}"
         else:
             return no_output()
-        return [self._signal(SignalAction.CLOSE, candle, now, reason, fast, slow)]
+        return [self._signal(SignalAction.CLOSE, candle, now, reason, fast, slow, rule)]
 
     def _signal(
-        self, action: SignalAction, candle: Candle, now: int, reason: str, fast: Decimal, slow: Decimal
+        self,
+        action: SignalAction,
+        candle: Candle,
+        now: int,
+        reason: str,
+        fast: Decimal,
+        slow: Decimal,
+        rule: str = "cross",
     ) -> Signal:
+        """A signal with the numbers it was decided on; `rule` names an exit's rule (the backtest
+        report counts exits by it)."""
         signal_id = self.signal_id(action, candle.open_time)
         self._await_outcome(action, signal_id, now)
         return Signal(
@@ -155,7 +172,7 @@ class SmaCrossStrategy(Strategy):
             price=candle.close,
             event_time=now,
             notional=self.order_notional if action.is_entry else None,
-            inputs={"fast_sma": str(fast), "slow_sma": str(slow), "close": str(candle.close)},
+            inputs={"fast_sma": str(fast), "slow_sma": str(slow), "close": str(candle.close), "rule": rule},
         )
 
     def snapshot_state(self) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config.secrets import OnePasswordResolver, default_resolver, references, resolve_secrets
 from config.settings import Settings
 from core.errors import SecretResolutionError
+from utils.logging import redact_text
 
 
 class DictResolver:
@@ -98,3 +101,24 @@ def test_real_sdk_rejects_a_malformed_token_with_a_one_line_error() -> None:
     assert "token" in message
     assert "not-a-service-account-token" not in message
     assert "\n" not in message
+
+
+def test_token_as_a_systemd_credential_selects_the_1password_resolver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # deploy/trader.service hands the token over with LoadCredentialEncrypted=: systemd decrypts
+    # it into $CREDENTIALS_DIRECTORY, so it is in no file in clear and in no environment file.
+    monkeypatch.delenv("OP_SERVICE_ACCOUNT_TOKEN", raising=False)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert default_resolver(Settings(_env_file=None)) is None  # the folder, but no credential
+    (tmp_path / "op_service_account_token").write_text("not-a-service-account-token\n")
+    resolver = default_resolver(Settings(_env_file=None))
+    assert isinstance(resolver, OnePasswordResolver)
+    settings = Settings(_env_file=None, api_secret="op://Trading/Binance/secret")
+    try:
+        with pytest.raises(SecretResolutionError) as info:
+            resolve_secrets(settings, resolver)  # the real SDK was handed the credential's token
+    finally:
+        resolver.close()
+    assert "token" in str(info.value) and "not-a-service-account-token" not in str(info.value)
+    assert redact_text("leaked not-a-service-account-token") == "leaked ***"
