@@ -14,7 +14,8 @@ Rules mirror Binance USD-M futures:
 - LIMIT needs a price; MARKET must not carry one (nor a time in force);
 - LOT_SIZE (LIMIT) / MARKET_LOT_SIZE (MARKET): step, minQty, maxQty;
 - PRICE_FILTER: tick, minPrice, maxPrice (a bound of 0 is disabled, as on Binance);
-- PERCENT_PRICE: a limit price within [mark x multiplierDown, mark x multiplierUp];
+- PERCENT_PRICE: one side per order, as on USD-M: a BUY's price <= mark x multiplierUp, a
+  SELL's price >= mark x multiplierDown;
 - MIN_NOTIONAL: price x quantity >= notional (limit price, or the mark for MARKET); reduce-only
   orders are exempt, like on Binance (-4164 exempts reduceOnly), so a small remainder can be closed;
 - MAX_NUM_ORDERS: open orders on the symbol must stay below the limit;
@@ -122,13 +123,22 @@ def validate_order(
                 f"PRICE_FILTER: price {_fmt(rounded)} above the maximum {_fmt(instrument.max_price)}"
             )
         if mark_price is not None:
-            low = mark_price * instrument.multiplier_down
-            high = mark_price * instrument.multiplier_up
-            if not low <= rounded <= high:
-                raise reject(
-                    f"PERCENT_PRICE: price {_fmt(rounded)} outside [{_fmt(low)}, {_fmt(high)}] "
-                    f"around mark {_fmt(mark_price)}"
-                )
+            # One side per order, as on Binance USD-M: a sell far above the mark (or a buy far
+            # below it) is a resting order the venue accepts.
+            if request.side is Side.BUY:
+                high = mark_price * instrument.multiplier_up
+                if rounded > high:
+                    raise reject(
+                        f"PERCENT_PRICE: BUY price {_fmt(rounded)} above {_fmt(high)} "
+                        f"(mark {_fmt(mark_price)} x {_fmt(instrument.multiplier_up)})"
+                    )
+            else:
+                low = mark_price * instrument.multiplier_down
+                if rounded < low:
+                    raise reject(
+                        f"PERCENT_PRICE: SELL price {_fmt(rounded)} below {_fmt(low)} "
+                        f"(mark {_fmt(mark_price)} x {_fmt(instrument.multiplier_down)})"
+                    )
         price = rounded
 
     # --- reduce-only consistency --------------------------------------------------------------

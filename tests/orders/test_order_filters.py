@@ -11,6 +11,9 @@ from core.errors import OrderValidationError
 from core.events import OrderRequest, OrderType, Side, TimeInForce
 from core.instruments import parse_instrument
 from executor.orders.filters import validate_order
+from simulator.engine_types import NewOrder
+from simulator.errors import SimError
+from simulator.order_rules import check_filters
 
 from ._instruments import BTC_RAW, MARK, btc
 
@@ -170,15 +173,44 @@ def test_percent_price_bounds_are_inclusive() -> None:
 
 
 def test_percent_price_one_tick_outside_is_rejected() -> None:
-    rejected(limit(Side.SELL, price="52500.1"), "PERCENT_PRICE")
-    rejected(limit(Side.BUY, price="47499.9"), "PERCENT_PRICE")
+    rejected(limit(Side.BUY, price="52500.1"), "PERCENT_PRICE")
+    rejected(limit(Side.SELL, price="47499.9"), "PERCENT_PRICE")
 
 
 def test_percent_price_checks_the_rounded_price() -> None:
-    # 52500.01 as a passive sell rounds UP to 52500.1, which is outside the band
-    rejected(limit(Side.SELL, price="52500.01"), "PERCENT_PRICE")
-    # 47499.99 as a passive buy rounds DOWN to 47499.9: outside
-    rejected(limit(Side.BUY, price="47499.99"), "PERCENT_PRICE")
+    # 47500.01 as a passive sell rounds UP to 47500.1: inside; 47499.91 rounds up to 47500.0: inside
+    assert check(limit(Side.SELL, price="47499.91")).price == D("47500.0")
+    # 52500.09 as a passive buy rounds DOWN to 52500.0: inside
+    assert check(limit(Side.BUY, price="52500.09")).price == D("52500.0")
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "venue_code"),
+    [
+        (Side.SELL, "52500.1", None),  # a sell above mark x up: a resting take-profit, fine
+        (Side.SELL, "90000", None),
+        (Side.BUY, "47499.9", None),  # a buy below mark x down: a resting bid, fine
+        (Side.BUY, "600", None),
+        (Side.BUY, "52500.1", -4016),  # a buy above mark x up
+        (Side.SELL, "47499.9", -4024),  # a sell below mark x down
+    ],
+)
+def test_percent_price_checks_one_side_per_order_like_the_venue(
+    side: Side, price: str, venue_code: int | None
+) -> None:
+    """Binance USD-M: BUY price <= mark x multiplierUp, SELL price >= mark x multiplierDown."""
+    request = limit(side, qty="0.200", price=price)
+    order = NewOrder(symbol="BTCUSDT", side=side, type="LIMIT", quantity=D("0.200"), price=D(price))
+    try:
+        check_filters(order, btc(), MARK)
+        venue: int | None = None
+    except SimError as exc:
+        venue = exc.code
+    assert venue == venue_code
+    if venue_code is None:
+        assert check(request).price == D(price)
+    else:
+        rejected(request, "PERCENT_PRICE")
 
 
 # --- MIN_NOTIONAL -------------------------------------------------------------------------------
