@@ -5,7 +5,8 @@ quantity rounded to tick and step in the safe direction) or raises `OrderValidat
 clear reason. An order rejected here is never sent: a local rejection costs nothing, a venue
 rejection costs a round trip, an ORDERS rate-limit slot and sometimes a misleading retry.
 
-Rounding directions (see core/decimals.py): quantity toward zero, so rounding never adds risk; a
+Rounding is on Binance's grid, counted from minQty / minPrice (not from zero). Directions (see
+core/decimals.py): quantity toward zero, so rounding never adds risk; a
 limit price passively (a buy rounds down, a sell rounds up), so the price is never worse than the
 one the risk gate accepted. What cannot be rounded into validity is rejected, never "fixed" by
 making the order bigger or the price worse.
@@ -100,7 +101,7 @@ def validate_order(
         )
 
     # --- quantity: toward zero, then the lot bounds -------------------------------------------
-    quantity = quantize_quantity(request.quantity, step)
+    quantity = quantize_quantity(request.quantity, step, origin=min_qty)
     if quantity < min_qty or quantity <= _ZERO:
         raise reject(
             f"{lot_name}: quantity {_fmt(request.quantity)} rounds to {_fmt(quantity)} "
@@ -111,7 +112,9 @@ def validate_order(
 
     # --- price: passive rounding, PRICE_FILTER bounds, PERCENT_PRICE --------------------------
     if price is not None:
-        rounded = quantize_price(price, instrument.tick_size, request.side, PriceIntent.PASSIVE)
+        rounded = quantize_price(
+            price, instrument.tick_size, request.side, PriceIntent.PASSIVE, origin=instrument.min_price
+        )
         if rounded <= _ZERO:
             raise reject(f"PRICE_FILTER: price {_fmt(price)} rounds to {_fmt(rounded)}")
         if instrument.min_price > _ZERO and rounded < instrument.min_price:

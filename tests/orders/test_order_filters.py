@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import replace
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 
 from core.errors import OrderValidationError
 from core.events import OrderRequest, OrderType, Side, TimeInForce
-from core.instruments import parse_instrument
+from core.instruments import Instrument, parse_instrument
 from executor.orders.filters import validate_order
 from simulator.engine_types import NewOrder
 from simulator.errors import SimError
@@ -268,3 +269,43 @@ def test_rejection_reason_names_the_numbers() -> None:
         check(limit(qty="0.001", price="50000"))
     assert "0.001" in info.value.reason and "100" in info.value.reason
     assert str(info.value).startswith("BTCUSDT: MIN_NOTIONAL")
+
+
+# --- the grid counts from minPrice / minQty (Binance's rule) -----------------------------------
+
+
+def _off_grid_btc() -> Instrument:
+    """BTCUSDT with minPrice and minQty off the zero-based grid: prices 556.85 + k x 0.10,
+    quantities 0.0015 + k x 0.001 (the venue checks (price - minPrice) % tick == 0)."""
+    raw = deepcopy(BTC_RAW)
+    raw["quantityPrecision"] = 4
+    for f in raw["filters"]:  # type: ignore[attr-defined]
+        if f["filterType"] == "PRICE_FILTER":
+            f["minPrice"] = "556.85"
+        if f["filterType"] in ("LOT_SIZE", "MARKET_LOT_SIZE"):
+            f["minQty"] = "0.0015"
+    return parse_instrument(raw)
+
+
+@pytest.mark.parametrize(
+    ("side", "order_type", "price", "quantity", "want_price", "want_qty"),
+    [
+        (Side.BUY, OrderType.LIMIT, "50000", "0.0109", "49999.95", "0.0105"),
+        (Side.SELL, OrderType.LIMIT, "50000", "0.0109", "50000.05", "0.0105"),
+        (Side.BUY, OrderType.LIMIT, "49999.95", "0.0105", "49999.95", "0.0105"),  # on the grid: kept
+        (Side.SELL, OrderType.MARKET, None, "0.0204", None, "0.0195"),
+    ],
+)
+def test_price_and_quantity_round_on_the_grid_from_min_price_and_min_qty(
+    side: Side, order_type: OrderType, price: str | None, quantity: str, want_price: str | None, want_qty: str
+) -> None:
+    instrument = _off_grid_btc()
+    request = limit(side, qty=quantity, price=price) if price is not None else market(side, qty=quantity)
+    valid = validate_order(request, instrument, mark_price=MARK, open_order_count=0)
+    assert valid.price == (D(want_price) if want_price is not None else None)
+    assert valid.quantity == D(want_qty)
+    # ...and the venue (the simulator's exchange rules) takes it: no -4014 / -4023.
+    order = NewOrder(
+        symbol="BTCUSDT", side=side, type=order_type.value, quantity=valid.quantity, price=valid.price
+    )
+    check_filters(order, instrument, MARK)
