@@ -318,10 +318,10 @@ class Backtest:
             mark_time = now - now % self.samples.mark_ms
             mark = self._mark(run, mark_time)
             self.judge.state.on_mark(mark)
-            decision, request = self.judge.judge(output)
+            decision, requests = self.judge.judge(output)
             record.decisions.append(decision)
             followups = run.strategy.on_risk_decision(decision)
-            if request is not None:
+            for request in requests:
                 self._deliver(run, self.venue.submit(request, now, mark.mark_price), now)
             if followups:
                 self._act(run, followups, now)

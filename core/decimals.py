@@ -70,6 +70,26 @@ def quantize_quantity(quantity: Decimal, step_size: Decimal, *, origin: Decimal 
     return _to_multiple(quantity, step_size, ROUND_DOWN if origin == _ZERO else ROUND_FLOOR, origin)
 
 
+def split_quantity(
+    quantity: Decimal, max_qty: Decimal, step: Decimal, *, origin: Decimal = _ZERO
+) -> list[Decimal]:
+    """`quantity` in parts of at most `max_qty` (rounded down onto the grid `origin + k x step`);
+    the last part may be smaller. A `max_qty` of 0 means no maximum. For a close above
+    MARKET_LOT_SIZE's maxQty, which the venue refuses whole (-4005)."""
+    if quantity <= _ZERO:
+        return []
+    largest = quantize_quantity(max_qty, step, origin=origin) if max_qty > _ZERO else quantity
+    if largest <= _ZERO:
+        largest = quantity
+    parts: list[Decimal] = []
+    left = quantity
+    while left > _ZERO:
+        part = min(left, largest)
+        parts.append(part)
+        left -= part
+    return parts
+
+
 def to_api_string(value: Decimal) -> str:
     """Render for the API: no exponent, no trailing zeros, never "-0"."""
     if not value.is_finite():
