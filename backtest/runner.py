@@ -313,6 +313,7 @@ class Backtest:
             if type(output) is not Signal:
                 assert isinstance(output, VolatilityGuardTriggered)
                 record.guard_events.append(output)
+                self._deliver(run, self.venue.cancel_entries(output.symbol, now, "volatility guard"), now)
                 continue
             record.signals.append(output)
             mark_time = now - now % self.samples.mark_ms
