@@ -19,8 +19,9 @@ What signals and venue events do is `backtest/orderflow.py`.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
+from itertools import chain, count, cycle, repeat
 
 from backtest.intrabar import Grid
 from backtest.orderflow import Record, SimClock, SymbolRun
@@ -159,18 +160,21 @@ class Backtest(CandleUnfolding):
         self._mark_equity(clock.now)
         return self.record
 
-    def _instants(self) -> list[tuple[int, str, int]]:
-        if len(self.runs) == 1:
-            ((symbol, run),) = self.runs.items()
-            return [(t, symbol, i) for i, t in enumerate(run.series.open_times)]
-        merged = heapq.merge(
-            *(
-                [(t, symbol, i) for i, t in enumerate(run.series.open_times)]
-                for symbol, run in sorted(self.runs.items())
+    def _instants(self) -> Iterator[tuple[int, str, int]]:
+        """(open time, symbol, index) of every candle in time order, symbols in name order at the
+        same instant; produced as the loop goes (a list of them would cost ~130 bytes a candle)."""
+        symbols = sorted(self.runs)
+        columns = [self.runs[symbol].series.open_times for symbol in symbols]
+        if all(times == columns[0] for times in columns[1:]):  # one symbol, or the same candle times
+            k = len(symbols)
+            return zip(
+                chain.from_iterable(map(repeat, columns[0], repeat(k))),
+                cycle(symbols),
+                chain.from_iterable(map(repeat, range(len(columns[0])), repeat(k))),
             )
-        )
-        return list(merged)
-
+        pairs = zip(symbols, columns, strict=True)
+        per_symbol = (zip(times, repeat(symbol), count()) for symbol, times in pairs)
+        return heapq.merge(*per_symbol)
 
 
 __all__ = ["Backtest", "Progress", "Record", "SimClock"]
