@@ -2,7 +2,9 @@
 
 Paths: `/ws`, `/ws/<stream>[/<stream>...]` (raw payloads), `/stream`, `/stream?streams=a/b` (combined
 `{"stream": name, "data": payload}` envelopes), each also under `/market`, `/public` and `/private`
-(always combined for `/<path>/stream`). A `listenKey=` query parameter subscribes that key. After
+(always combined for `/<path>/stream`). A `listenKey=` query parameter subscribes that key, and an
+`events=` one (`ORDER_TRADE_UPDATE/ACCOUNT_UPDATE`, `/` or `,` separated) limits the user-data
+events that socket receives to those types (listenKeyExpired always passes: it ends the key). After
 connecting, `{"method": "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST_SUBSCRIPTIONS" | "SET_PROPERTY" |
 "GET_PROPERTY", "params": [...], "id": ...}` work as on Binance; replies echo the id unchanged.
 
@@ -49,6 +51,7 @@ class StreamConnection:
         self.path = path  # "", "market", "public" or "private"
         self.combined = combined
         self.subs: dict[str, tuple[str, str]] = {}  # client's name -> ("m", canonical) | ("u", key)
+        self.events: frozenset[str] | None = None  # user-data event types asked for (None: all)
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self.stalled = False
         self.closed = False
@@ -117,6 +120,9 @@ class StreamHub:
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = StreamConnection(ws, request, path, combined, self._queue_size)
+        wanted = [e for e in request.query.get("events", "").replace(",", "/").split("/") if e]
+        if wanted:
+            conn.events = frozenset(wanted) | {"listenKeyExpired"}
         self.connections.add(conn)
         sender = asyncio.create_task(self._send_loop(conn))
         pinger = asyncio.create_task(self._ping_loop(conn))
@@ -235,10 +241,12 @@ class StreamHub:
         for conn, name in list(self._market.get(stream, {}).items()):
             self._deliver(conn, conn.wrap(name, data_json))
 
-    def publish_user(self, key: str, data_json: str) -> None:
-        """Send one user-data payload to the sockets that subscribed `key`."""
+    def publish_user(self, key: str, data_json: str, event_type: str = "") -> None:
+        """Send one user-data payload (of type `event_type`, its "e") to the sockets that
+        subscribed `key` and asked for that type."""
         for conn in list(self._user.get(key, ())):
-            self._deliver(conn, conn.wrap(key, data_json))
+            if conn.events is None or event_type in conn.events:
+                self._deliver(conn, conn.wrap(key, data_json))
 
     def _deliver(self, conn: StreamConnection, frame: str) -> None:
         if not conn.offer(frame):
