@@ -19,10 +19,13 @@ from tests.integration.venue import Venue
 SYMBOLS = ("WLDUSDT", "ADAUSDT")
 SPEED = 60.0
 _HEAD = SHIPPED.read_text()[: SHIPPED.read_text().index("symbols:")]
+# The crash tests check recovery, not the loss halts: fast averages lose often, and a streak halt
+# (3 losses, 2 h cool-down) would stop the trading that every restart must show resuming.
 CONFIG = (
-    _HEAD.replace("order_ttl_seconds: 90", "order_ttl_seconds: 20").replace(
-        "interval_seconds: 60", "interval_seconds: 3"
-    )
+    _HEAD.replace("order_ttl_seconds: 90", "order_ttl_seconds: 20")
+    .replace("interval_seconds: 60", "interval_seconds: 3")
+    .replace("max_consecutive_losses: 3", "max_consecutive_losses: 1000")
+    .replace("daily_loss_limit_usdt: 300", "daily_loss_limit_usdt: 100000")
     + "symbols:\n"
     + "".join(
         f"""  - symbol: {symbol}
@@ -33,6 +36,7 @@ CONFIG = (
         for symbol in SYMBOLS
     )
 )
+assert "losses: 1000" in CONFIG and "limit_usdt: 100000" in CONFIG, "the shipped config changed"
 _VENUE_TO_DB = {"EXPIRED_IN_MATCH": "EXPIRED"}
 
 
