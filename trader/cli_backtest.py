@@ -89,6 +89,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--trades-csv", type=Path, default=None, metavar="OUT", help="write the trades as CSV"
     )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="write a self-contained HTML report (equity, drawdown, candles with VWAP, bands and trades)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=backtest_command)
 
@@ -197,6 +204,13 @@ def backtest_command(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(outcome.report, indent=1) + "\n")
         console.print(f"report written to {args.json}")
+    if args.html is not None:
+        from backtest.html import render_html
+
+        params = {entry.symbol: entry.validated_params for entry in config.symbols}
+        page = render_html(outcome.report, outcome.trades, series, outcome.record.signals, params)
+        args.html.write_text(page)
+        console.print(f"HTML report written to {args.html} ({len(page) / 1e6:.1f} MB, opens offline)")
     if args.trades_csv is not None:
         args.trades_csv.write_text(trades_csv(outcome.trades))
         console.print(f"{len(outcome.trades)} trades written to {args.trades_csv}")
