@@ -191,9 +191,7 @@ def backtest_command(args: argparse.Namespace) -> int:
             instruments,
             funding_rate=funding_rate,
             funding=funding,
-            funding_label=None
-            if funding is None
-            else f"imported rates ({funding.count(start, end)} funding times)",
+            funding_label=None if funding is None else _imported(funding.count(start, end)),
             progress=lambda done: bar.update(task, completed=done),
             timing=timing,
         )
@@ -219,6 +217,10 @@ def backtest_command(args: argparse.Namespace) -> int:
         f"({total / max(outcome.loop_seconds, 1e-9):,.0f} candles/s in the loop)"
     )
     return EXIT_OK
+
+
+def _imported(count: int) -> str:
+    return f"imported rates ({count} funding time{'' if count == 1 else 's'})"
 
 
 def _interval_ms(text: str) -> int | None:
