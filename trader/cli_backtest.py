@@ -96,6 +96,9 @@ def add_parser(sub: Any) -> None:
         metavar="OUT",
         help="write a self-contained HTML report (equity, drawdown, candles with VWAP, bands and trades)",
     )
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not save the run and its trades in the database"
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=backtest_command)
 
@@ -212,11 +215,28 @@ def backtest_command(args: argparse.Namespace) -> int:
     if args.trades_csv is not None:
         args.trades_csv.write_text(trades_csv(outcome.trades))
         console.print(f"{len(outcome.trades)} trades written to {args.trades_csv}")
+    if not args.no_save:
+        run_id = _save(settings.database_url, f"{path.name} {', '.join(sorted(series))}", config, outcome)
+        console.print(f"saved as backtest run #{run_id} (the dashboard's Backtests page; --no-save: not)")
     console.print(
         f"{total:,} candles in {timing['total_seconds']:.2f} s "
         f"({total / max(outcome.loop_seconds, 1e-9):,.0f} candles/s in the loop)"
     )
     return EXIT_OK
+
+
+def _save(url: str, name: str, config: Any, outcome: Any) -> int:
+    """The run and its trades into the database (backtest/saving.py); returns the run's id."""
+    from backtest.saving import save_run
+    from database.engine import make_engine
+    from database.migrate import upgrade
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        return save_run(engine, name, config.model_dump(mode="json"), outcome.report, outcome.trades)
+    finally:
+        engine.dispose()
 
 
 def _imported(count: int) -> str:
