@@ -106,3 +106,12 @@ def test_a_run_is_saved_with_its_trades_unless_no_save(fresh_db: str, tmp_path: 
     assert [(r, s, t, Decimal(n)) for r, s, t, n in trades] == [
         (run_id, "WLDUSDT", x["exit_time_ms"], Decimal(x["net_pnl"])) for x in report["trades"]
     ]
+
+
+def test_symbols_the_shipped_data_lacks_are_not_imported_for(fresh_db: str, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "btc.yaml"
+    text = (ROOT / "config" / "config.yaml").read_text().replace("symbol: WLDUSDT", "symbol: BTCUSDT")
+    config.write_text(text)
+    assert main(["backtest", "--config", str(config), "--symbols", "BTCUSDT"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "first use" not in out and "no 1m candles for BTCUSDT" in out and "data import" in out
