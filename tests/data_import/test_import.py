@@ -141,6 +141,7 @@ def test_a_bad_row_names_file_line_and_column_keeps_the_rows_before_and_a_rerun_
             "column 7 (close_time): 1704067319999 does not close a 1m",
         ),
         ("1704067200000,100,101,99.9", "column 5 (close): missing: 4 columns, a kline has 12"),
+        ("1704067200000,100,101,99.9,100.5,-1,1704067259999", "column 6 (volume): -1 is negative"),
         ("2024-01-01,100,101,99.9,100.5,1,1704067259999", "column 1 (open_time): '2024-01-01' is not a time"),
     ],
 )
