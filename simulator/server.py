@@ -218,6 +218,11 @@ class SimulatorServer:
             self._tick()
             await asyncio.sleep(self._tick_s)
 
+    def tick(self) -> None:
+        """Advance the exchange to the simulated now and fan every payload out, at once (a
+        driver of a step clock calls this after each step instead of waiting for the next tick)."""
+        self._tick()
+
     def _tick(self) -> None:
         """Advance the exchange to the simulated now and fan every payload out."""
         self._apply_immediate()
