@@ -315,7 +315,7 @@ class Backtest:
                 record.guard_events.append(output)
                 continue
             record.signals.append(output)
-            mark_time = now - now % self.samples.mark_ms
+            mark_time = (now - 1) - (now - 1) % self.samples.mark_ms  # the newest before now: risk/state.py
             mark = self._mark(run, mark_time)
             self.judge.state.on_mark(mark)
             decision, request = self.judge.judge(output)

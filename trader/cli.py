@@ -39,6 +39,7 @@ from trader import (
     cli_db,
     cli_docs,
     cli_flatten,
+    cli_parity,
     cli_status,
     cli_watchdog,
 )
@@ -263,6 +264,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_flatten.add_pause,
     cli_watchdog.add_parser,
     cli_backtest.add_parser,
+    cli_parity.add_parser,
     cli_dashboard.add_parser,
     cli_alerts.add_parser,
     cli_docs.add_parser,
