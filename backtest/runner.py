@@ -313,15 +313,16 @@ class Backtest:
             if type(output) is not Signal:
                 assert isinstance(output, VolatilityGuardTriggered)
                 record.guard_events.append(output)
+                self._deliver(run, self.venue.cancel_entries(output.symbol, now, "volatility guard"), now)
                 continue
             record.signals.append(output)
             mark_time = (now - 1) - (now - 1) % self.samples.mark_ms  # the newest before now: risk/state.py
             mark = self._mark(run, mark_time)
             self.judge.state.on_mark(mark)
-            decision, request = self.judge.judge(output)
+            decision, requests = self.judge.judge(output)
             record.decisions.append(decision)
             followups = run.strategy.on_risk_decision(decision)
-            if request is not None:
+            for request in requests:
                 self._deliver(run, self.venue.submit(request, now, mark.mark_price), now)
             if followups:
                 self._act(run, followups, now)

@@ -18,6 +18,7 @@ from backtest.trades import Trade, round_trips
 from config.models import TraderConfig
 from core.events import Signal
 from core.instruments import Instrument
+from simulator.funding import FundingSchedule
 
 
 def config_hash(config: TraderConfig) -> str:
@@ -44,15 +45,21 @@ def run_session(
     instruments: Mapping[str, Instrument],
     *,
     funding_rate: Decimal | None = None,
+    funding: FundingSchedule | None = None,
+    funding_label: str | None = None,
     progress: Progress | None = None,
     timing: dict[str, float] | None = None,
 ) -> Outcome:
-    """Backtest `series` with `config`; `funding_rate` None means funding is not modelled."""
+    """Backtest `series` with `config`.
+
+    Funding: `funding` (imported rates at their funding times, described by `funding_label`), else
+    a flat `funding_rate` at the configured funding times; neither means funding is not modelled.
+    """
     wanted = {s.symbol for s in config.symbols}
     series = {symbol: s for symbol, s in series.items() if symbol in wanted}
     if not series:
         raise ValueError("no candles for any configured symbol")
-    backtest = Backtest(config, series, instruments, funding_rate=funding_rate or Decimal(0))
+    backtest = Backtest(config, series, instruments, funding=funding, funding_rate=funding_rate or Decimal(0))
     started = time.perf_counter()
     record = backtest.run(progress)
     loop_seconds = time.perf_counter() - started
@@ -64,7 +71,9 @@ def run_session(
         if o.request.signal_id is not None and o.request.signal_id in signals
     }
     trades = round_trips([fill for fill, _ in venue.fills], venue.funding, by_order)
-    funding = "not modelled" if funding_rate is None else f"flat rate {funding_rate} per funding time"
+    charged = "not modelled" if funding_rate is None else f"flat rate {funding_rate} per funding time"
+    if funding is not None:
+        charged = funding_label or "imported rates"
     info = RunInfo(
         start_ms=min(s.first_open_time for s in series.values()),
         end_ms=max(s.end_time for s in series.values()),
@@ -74,7 +83,7 @@ def run_session(
         starting_balance=config.simulator.starting_balance_usdt,
         taker_fee_bps=config.backtest.taker_fee_bps,
         slippage_bps=config.backtest.slippage_bps,
-        funding=funding,
+        funding=charged,
     )
     decisions = Counter(d.reason for d in record.decisions)
     if timing is not None:

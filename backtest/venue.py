@@ -7,7 +7,7 @@ events into the execution reports the user stream would carry (`executor/in_proc
 drive each order's state with `OrderProgress`, book every fill into the position with
 `executor/orders/positions.py`, and answer with the `OrderUpdate` / `PositionUpdate` events the
 order manager publishes. Entries that rest longer than `order_ttl_seconds` are cancelled at their
-deadline, as the TTL keeper does.
+deadline, as the TTL keeper does; a tripped volatility guard cancels the symbol's resting entries.
 """
 
 from __future__ import annotations
@@ -135,14 +135,22 @@ class BacktestVenue:
 
     def expire(self, now: int) -> list[VenueEvent]:
         """Cancel every resting entry whose TTL deadline is at or before `now` (the TTL keeper)."""
+        due = [o for o in self.live.values() if o.expire_time is not None and now >= o.expire_time]
+        return self._cancel(due, f"TTL {self.ttl_ms // 1000}s expired", now)
+
+    def cancel_entries(self, symbol: str, now: int, reason: str) -> list[VenueEvent]:
+        """Cancel `symbol`'s resting entries, exits stand (a tripped volatility guard, as the
+        order manager does)."""
+        entries = [o for o in self.live.values() if o.symbol == symbol and not o.request.reduce_only]
+        return self._cancel(entries, reason, now)
+
+    def _cancel(self, orders: list[TrackedOrder], reason: str, now: int) -> list[VenueEvent]:
         out: list[VenueEvent] = []
-        for order in list(self.live.values()):
-            if order.expire_time is None or now < order.expire_time:
-                continue
+        for order in orders:
             if order.state not in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
                 continue
             order.progress.move_to(OrderState.PENDING_CANCEL)
-            order.reason = f"TTL {self.ttl_ms // 1000}s expired"
+            order.reason = reason
             with contextlib.suppress(SimError):  # filled meanwhile: the engine's events below say so
                 self.engine.cancel_order(order.symbol, now, client_order_id=order.cid)
             out.extend(self.pump(now))

@@ -38,7 +38,7 @@ class Instrument:
     market_step_size: Decimal
     # MIN_NOTIONAL
     min_notional: Decimal
-    # PERCENT_PRICE: a limit price must lie in [mark * down, mark * up]
+    # PERCENT_PRICE: a BUY limit price <= mark * up, a SELL limit price >= mark * down
     multiplier_up: Decimal
     multiplier_down: Decimal
     # MAX_NUM_ORDERS

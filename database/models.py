@@ -11,6 +11,8 @@
 | risk_decisions    | executor.risk.gate                 | every accept/reject with reason and numbers  |
 | volatility_events | trader.audit                       | 5-second volatility guard activations        |
 | candles_1m        | trader.market_data (upsert_candles)| closed 1m candles, key (symbol, open_time)   |
+| candles           | backtest.store (data import)       | other intervals, key (symbol, interval, time)|
+| funding_rates     | backtest.store (data import)       | archived funding rates, (symbol, time)       |
 | strategy_state    | trader.audit.DatabaseStateStore    | strategy state that survives a restart       |
 | control           | executor.risk.kill_switch               | the kill switch and per-symbol halts         |
 | alerts            | alerts.store                       | alerts, repeats counted, delivery status     |
@@ -314,6 +316,7 @@ class BacktestRunRow(_Table, table=True):
 
 
 # Tables kept in their own modules (one subject each); imported here so the metadata has them all.
+from database.history_tables import FundingRateRow, IntervalCandleRow  # noqa: E402
 from database.reconciliation_tables import ReconciliationDifferenceRow, ReconciliationRunRow  # noqa: E402
 
 TABLES: tuple[type[SQLModel], ...] = (
@@ -333,6 +336,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     BacktestRunRow,
     ReconciliationRunRow,
     ReconciliationDifferenceRow,
+    IntervalCandleRow,
+    FundingRateRow,
 )
 
 __all__ = [
@@ -344,7 +349,9 @@ __all__ = [
     "EquityRow",
     "FillRow",
     "FundingPaymentRow",
+    "FundingRateRow",
     "FundingRow",
+    "IntervalCandleRow",
     "OrderEventRow",
     "OrderRow",
     "PositionRow",

@@ -1,14 +1,16 @@
 """`python -m trader backtest`: the configured strategies on history, with the live code.
 
-With no argument it backtests the shipped config/config.yaml on the shipped real data (the kline
-files under the config's `simulator.data` folder) and prints the report. `--data` names other
-kline files or folders (Binance's kline CSV layout); `--exchange-info` the instrument rules.
+With no argument it backtests the shipped config/config.yaml on the candles in the database,
+importing the shipped real data (the kline files under the config's `simulator.data` folder) on
+first use (trader/backtest_candles.py), and prints the report. `--data` reads kline files or
+folders directly instead (Binance's kline CSV layout); `--exchange-info` names the instrument rules.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -17,6 +19,7 @@ from typing import Any
 
 from config.loader import load_config, load_settings
 from core.errors import ConfigError
+from trader.backtest_candles import from_database
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -57,7 +60,7 @@ def add_parser(sub: Any) -> None:
         nargs="+",
         default=None,
         metavar="PATH",
-        help="kline CSV files or folders (default: the config's simulator.data/klines)",
+        help="read these kline CSV files or folders instead of the database",
     )
     parser.add_argument(
         "--exchange-info",
@@ -70,7 +73,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--start", type=_date, default=None, help="first day (UTC), e.g. 2023-10-01")
     parser.add_argument("--end", type=_date, default=None, help="day after the last (UTC)")
     parser.add_argument(
-        "--interval", default="1m", help="candle interval to trade on (1m, or the file's own)"
+        "--interval",
+        default="1m",
+        help="candle interval: 1m (coarser stored candles are cut into 1m) or one imported (3m, 1h...)",
     )
     parser.add_argument("--fee-bps", type=_decimal, default=None, help="taker fee in basis points")
     parser.add_argument("--slippage-bps", type=_decimal, default=None, help="market order slippage (bps)")
@@ -94,6 +99,7 @@ def backtest_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from backtest.archive import ArchiveError
     from backtest.loading import DataError, load_files
     from backtest.render import print_report, trades_csv
     from backtest.session import run_session
@@ -125,21 +131,41 @@ def backtest_command(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"symbols": [s for s in config.symbols if s.symbol in wanted]})
     interval_ms = _interval_ms(args.interval)
     console = Console(stderr=False, quiet=args.quiet)
-    try:
-        series = load_files(
-            args.data or [data_dir / "klines"],
-            {s: i.tick_size for s, i in instruments.items()},
-            interval_ms=interval_ms,
-        )
-    except DataError as exc:
-        console.print(f"[red]{exc}[/red]", highlight=False)
-        return EXIT_BAD_INPUT
+    ticks = {s: i.tick_size for s, i in instruments.items()}
+    unknown_symbols = sorted(set(wanted) - set(ticks))
+    if unknown_symbols:
+        raise ConfigError(str(info_path), "symbols", f"no instrument rules for {', '.join(unknown_symbols)}")
+    funding = None
+    if args.data is not None:
+        try:
+            series = load_files(args.data, ticks, interval_ms=interval_ms)
+        except DataError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            return EXIT_BAD_INPUT
+    else:
+        if interval_ms is None:
+            raise ConfigError("--interval", "interval", "'file' needs --data; give 1m, 3m, 1h...")
+        try:
+            candles = from_database(
+                settings.database_url, data_dir / "klines", wanted, ticks, args.interval, args.start, args.end
+            )
+        except ArchiveError as exc:
+            print(" ".join(str(exc).split()), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        series, funding = candles.series, candles.funding
+        for line in candles.said:
+            console.print(line, highlight=False)
     series = {s: v.window(args.start, args.end) for s, v in series.items() if s in wanted}
     series = {s: v for s, v in series.items() if len(v) > 1}
     if not series:
-        console.print(f"no candles for {', '.join(wanted)} in the data and period asked for")
+        console.print(
+            f"no {args.interval} candles for {', '.join(wanted)} in the data and period asked for; "
+            "import them with `python -m trader data import PATH`"
+        )
         return EXIT_BAD_INPUT
     total = sum(len(s) for s in series.values())
+    start = min(s.first_open_time for s in series.values())
+    end = max(s.end_time for s in series.values())
     loaded = time.perf_counter()
     with Progress(
         TextColumn("backtest"),
@@ -157,11 +183,16 @@ def backtest_command(args: argparse.Namespace) -> int:
             series,
             instruments,
             funding_rate=funding_rate,
+            funding=funding,
+            funding_label=None
+            if funding is None
+            else f"imported rates ({funding.count(start, end)} funding times)",
             progress=lambda done: bar.update(task, completed=done),
             timing=timing,
         )
     timing["load_seconds"] = loaded - started
     timing["total_seconds"] = time.perf_counter() - started
+    outcome.report["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
     print_report(outcome.report, console)
     if args.json is not None:
         args.json.write_text(json.dumps(outcome.report, indent=1) + "\n")

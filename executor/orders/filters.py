@@ -5,7 +5,8 @@ quantity rounded to tick and step in the safe direction) or raises `OrderValidat
 clear reason. An order rejected here is never sent: a local rejection costs nothing, a venue
 rejection costs a round trip, an ORDERS rate-limit slot and sometimes a misleading retry.
 
-Rounding directions (see core/decimals.py): quantity toward zero, so rounding never adds risk; a
+Rounding is on Binance's grid, counted from minQty / minPrice (not from zero). Directions (see
+core/decimals.py): quantity toward zero, so rounding never adds risk; a
 limit price passively (a buy rounds down, a sell rounds up), so the price is never worse than the
 one the risk gate accepted. What cannot be rounded into validity is rejected, never "fixed" by
 making the order bigger or the price worse.
@@ -14,7 +15,8 @@ Rules mirror Binance USD-M futures:
 - LIMIT needs a price; MARKET must not carry one (nor a time in force);
 - LOT_SIZE (LIMIT) / MARKET_LOT_SIZE (MARKET): step, minQty, maxQty;
 - PRICE_FILTER: tick, minPrice, maxPrice (a bound of 0 is disabled, as on Binance);
-- PERCENT_PRICE: a limit price within [mark x multiplierDown, mark x multiplierUp];
+- PERCENT_PRICE: one side per order, as on USD-M: a BUY's price <= mark x multiplierUp, a
+  SELL's price >= mark x multiplierDown;
 - MIN_NOTIONAL: price x quantity >= notional (limit price, or the mark for MARKET); reduce-only
   orders are exempt, like on Binance (-4164 exempts reduceOnly), so a small remainder can be closed;
 - MAX_NUM_ORDERS: open orders on the symbol must stay below the limit;
@@ -99,7 +101,7 @@ def validate_order(
         )
 
     # --- quantity: toward zero, then the lot bounds -------------------------------------------
-    quantity = quantize_quantity(request.quantity, step)
+    quantity = quantize_quantity(request.quantity, step, origin=min_qty)
     if quantity < min_qty or quantity <= _ZERO:
         raise reject(
             f"{lot_name}: quantity {_fmt(request.quantity)} rounds to {_fmt(quantity)} "
@@ -110,7 +112,9 @@ def validate_order(
 
     # --- price: passive rounding, PRICE_FILTER bounds, PERCENT_PRICE --------------------------
     if price is not None:
-        rounded = quantize_price(price, instrument.tick_size, request.side, PriceIntent.PASSIVE)
+        rounded = quantize_price(
+            price, instrument.tick_size, request.side, PriceIntent.PASSIVE, origin=instrument.min_price
+        )
         if rounded <= _ZERO:
             raise reject(f"PRICE_FILTER: price {_fmt(price)} rounds to {_fmt(rounded)}")
         if instrument.min_price > _ZERO and rounded < instrument.min_price:
@@ -122,13 +126,22 @@ def validate_order(
                 f"PRICE_FILTER: price {_fmt(rounded)} above the maximum {_fmt(instrument.max_price)}"
             )
         if mark_price is not None:
-            low = mark_price * instrument.multiplier_down
-            high = mark_price * instrument.multiplier_up
-            if not low <= rounded <= high:
-                raise reject(
-                    f"PERCENT_PRICE: price {_fmt(rounded)} outside [{_fmt(low)}, {_fmt(high)}] "
-                    f"around mark {_fmt(mark_price)}"
-                )
+            # One side per order, as on Binance USD-M: a sell far above the mark (or a buy far
+            # below it) is a resting order the venue accepts.
+            if request.side is Side.BUY:
+                high = mark_price * instrument.multiplier_up
+                if rounded > high:
+                    raise reject(
+                        f"PERCENT_PRICE: BUY price {_fmt(rounded)} above {_fmt(high)} "
+                        f"(mark {_fmt(mark_price)} x {_fmt(instrument.multiplier_up)})"
+                    )
+            else:
+                low = mark_price * instrument.multiplier_down
+                if rounded < low:
+                    raise reject(
+                        f"PERCENT_PRICE: SELL price {_fmt(rounded)} below {_fmt(low)} "
+                        f"(mark {_fmt(mark_price)} x {_fmt(instrument.multiplier_down)})"
+                    )
         price = rounded
 
     # --- reduce-only consistency --------------------------------------------------------------

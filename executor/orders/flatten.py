@@ -8,7 +8,8 @@ Never closes twice, however often it runs and even while a close is in flight:
   same ids, which the order path never sends twice;
 - the quantity to close is the venue's position minus what our live reduce-only orders (sent or in
   flight) will already close.
-A close larger than MARKET_LOT_SIZE's maximum is split into parts within it.
+A close larger than MARKET_LOT_SIZE's maximum is split into parts within it (`split_quantity`,
+the same split the risk gate applies to a strategy's CLOSE).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 import structlog
 
 from core.client_ids import client_order_id_for
+from core.decimals import split_quantity
 from core.events import OrderRequest, OrderType, Side
 from core.instruments import Instrument
 from core.order_state import OrderState
@@ -30,22 +32,6 @@ from executor.venue_api import OrderGateway, VenuePosition
 
 _log = structlog.get_logger(__name__)
 _ZERO = Decimal(0)
-
-
-def split_quantity(quantity: Decimal, max_qty: Decimal, step: Decimal) -> list[Decimal]:
-    """`quantity` in parts of at most `max_qty`, each a multiple of `step` (the last may be smaller)."""
-    if quantity <= _ZERO:
-        return []
-    largest = (max_qty / step).to_integral_value(ROUND_DOWN) * step if max_qty > _ZERO else quantity
-    if largest <= _ZERO:
-        largest = quantity
-    parts: list[Decimal] = []
-    left = quantity
-    while left > _ZERO:
-        part = min(left, largest)
-        parts.append(part)
-        left -= part
-    return parts
 
 
 @dataclass
@@ -120,9 +106,13 @@ class Flattener:
         to_close = abs(position.quantity) - in_flight
         if to_close <= _ZERO:
             return []
-        max_qty = instrument.market_max_qty if instrument is not None else to_close
-        step = instrument.market_step_size if instrument is not None else to_close
-        parts = split_quantity(to_close, max_qty, step)
+        if instrument is None:
+            parts = [to_close]
+        else:
+            parts = split_quantity(
+                to_close, instrument.market_max_qty, instrument.market_step_size,
+                origin=instrument.market_min_qty,
+            )
         intent = f"flatten:{position.symbol}:{position.update_time}:{abs(position.quantity)}"
         sent: list[str] = []
         for index, quantity in enumerate(parts):

@@ -13,6 +13,7 @@ each in its own module and sharing one `OrderContext` (`context.py`):
 | polling, fill back-fill, position correction | `venue_sync.py` (shared with reconciliation) | |
 | TTL cancels and the one re-price | `ttl.py` | |
 | reconciliation: at start, every `reconcile_interval_s`, after a stream reset | `reconcile.py` | |
+| a tripped volatility guard cancels the symbol's resting entries (exits stand) | here | `strategy.event` |
 
 After a UserStreamReset the manager first books any funding the stream lost, then polls live
 orders over REST every `poll_seconds` and back-fills fills from userTrades until the stream
@@ -34,7 +35,14 @@ import structlog
 from core import channels
 from core.bus import Bus, Subscription
 from core.errors import FatalError, GatewayError
-from core.events import AccountUpdate, ExecutionReport, MarkPrice, OrderRequest, UserStreamReset
+from core.events import (
+    AccountUpdate,
+    ExecutionReport,
+    MarkPrice,
+    OrderRequest,
+    UserStreamReset,
+    VolatilityGuardTriggered,
+)
 from core.instruments import Instrument
 from core.order_state import LIVE_STATES, OrderState
 from core.reconciliation import ReconcileResult
@@ -134,6 +142,7 @@ class OrderManager:
         self._executions = bus.subscribe(channels.ACCOUNT_EXECUTION, name="order_manager.executions")
         self._account = bus.subscribe(channels.ACCOUNT_UPDATE, name="order_manager.account")
         self._market = bus.subscribe(channels.ALL_MARKETS, name="order_manager.marks")
+        self._guards = bus.subscribe(channels.STRATEGY_EVENT, name="order_manager.guards")
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -152,6 +161,7 @@ class OrderManager:
             asyncio.create_task(self._consume(self._executions, self._on_execution), name="om.executions"),
             asyncio.create_task(self._consume(self._account, self._on_account_event), name="om.account"),
             asyncio.create_task(self._consume(self._market, self._on_market), name="om.marks"),
+            asyncio.create_task(self._consume(self._guards, self._on_guard), name="om.guards"),
             asyncio.create_task(self._housekeeping(), name="om.housekeeping"),
         ]
         fatal_wait = asyncio.create_task(ctx.fatal.wait(), name="om.fatal")
@@ -168,7 +178,7 @@ class OrderManager:
             for task in [*loops, fatal_wait, *ctx.tasks]:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            for sub in (self._requests, self._executions, self._account, self._market):
+            for sub in (self._requests, self._executions, self._account, self._market, self._guards):
                 sub.close()
 
     async def load(self) -> None:
@@ -335,6 +345,18 @@ class OrderManager:
     async def _on_market(self, event: object) -> None:
         if isinstance(event, MarkPrice):
             self._ctx.marks[event.symbol] = event.mark_price
+
+    async def _on_guard(self, event: object) -> None:
+        if not isinstance(event, VolatilityGuardTriggered):
+            return
+        # A resting entry could fill inside the very spike the guard saw: take it off the book.
+        # Its own task, so cancels on one symbol never hold up the next guard event.
+        reason = (
+            f"volatility guard: 5 s range {event.range_fraction} above {event.threshold} "
+            f"({event.strategy})"
+        )
+        _log.warning("order_manager.volatility_guard", symbol=event.symbol, reason=reason)
+        self._ctx.spawn(self.cancel_entries(reason, event.symbol), name=f"om.guard.{event.symbol}")
 
     # --- housekeeping ---------------------------------------------------------------------------
 

@@ -111,7 +111,9 @@ class TtlKeeper:
         instrument = ctx.instruments.get(request.symbol)
         if remaining <= _ZERO or mark is None or instrument is None:
             return
-        price = quantize_price(mark, instrument.tick_size, request.side, PriceIntent.PASSIVE)
+        price = quantize_price(
+            mark, instrument.tick_size, request.side, PriceIntent.PASSIVE, origin=instrument.min_price
+        )
         new = replace(
             request,
             client_order_id=reprice_client_id(request.client_order_id),

@@ -249,10 +249,10 @@ class RiskGate:
     def handle_signal(self, signal: Signal) -> RiskDecision:
         """Judge one signal: publish the decision (and the order request when accepted), queue the
         decision for the database."""
-        decision, request = self.judge.judge(signal)
+        decision, requests = self.judge.judge(signal)
         self._alerts.judged(signal, decision)
         self._bus.publish(channels.RISK_DECISION, decision)
-        if request is not None:
+        for request in requests:
             self._bus.publish(channels.ORDER_REQUEST, request)
         self._unwritten.append(decision)
         self._wake.set()

@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from config.models import RiskLimits
 from core.client_ids import client_order_id_for
+from core.decimals import split_quantity
 from core.events import OrderRequest, OrderType, PositionUpdate, RiskDecision, Signal, SignalAction
 from core.instruments import Instrument
 from executor.risk.entry_pauses import EntryPauses
@@ -69,35 +70,47 @@ class RiskJudge:
         self.rejected: Counter[str] = Counter()
         self.halts_issued = 0
 
-    def judge(self, signal: Signal) -> tuple[RiskDecision, OrderRequest | None]:
-        """The decision on one signal, and the order request when it is accepted (recorded in the
-        state: rate window, pending exposure, today's opened quantity)."""
+    def judge(self, signal: Signal) -> tuple[RiskDecision, tuple[OrderRequest, ...]]:
+        """The decision on one signal, and the order requests when it is accepted (recorded in the
+        state: rate window, pending exposure, today's opened quantity).
+
+        One request, except for a close above MARKET_LOT_SIZE's maxQty: the venue refuses it whole,
+        so it goes as several reduce-only parts within the limit, part i with the deterministic
+        client id `client_order_id_for(signal_id, i)` (part 0 keeps the single order's id)."""
         if signal.signal_id in self.accepted_ids:
             verdict = Verdict(Reason.DUPLICATE_SIGNAL, {"signal_id": signal.signal_id})
         else:
             verdict = self._verdict(signal)
         now = self.clock.now_ms()
-        request: OrderRequest | None = None
+        requests: tuple[OrderRequest, ...] = ()
         details = dict(verdict.details)
         if verdict.accepted:
             assert verdict.side is not None and verdict.order_type is not None
-            request = OrderRequest(
-                client_order_id=client_order_id_for(signal.signal_id),
-                symbol=signal.symbol,
-                strategy=signal.strategy,
-                side=verdict.side,
-                order_type=verdict.order_type,
-                quantity=verdict.quantity,
-                created_time=now,
-                price=verdict.price,
-                time_in_force=verdict.time_in_force,
-                reduce_only=verdict.reduce_only,
-                signal_id=signal.signal_id,
+            side, order_type = verdict.side, verdict.order_type
+            requests = tuple(
+                OrderRequest(
+                    client_order_id=client_order_id_for(signal.signal_id, index),
+                    symbol=signal.symbol,
+                    strategy=signal.strategy,
+                    side=side,
+                    order_type=order_type,
+                    quantity=quantity,
+                    created_time=now,
+                    price=verdict.price,
+                    time_in_force=verdict.time_in_force,
+                    reduce_only=verdict.reduce_only,
+                    signal_id=signal.signal_id,
+                )
+                for index, quantity in enumerate(self._parts(signal.symbol, verdict))
             )
-            details["client_order_id"] = request.client_order_id
-            details["order_type"] = request.order_type.value
+            details["client_order_id"] = requests[0].client_order_id
+            details["order_type"] = order_type.value
+            if len(requests) > 1:
+                details["parts"] = ",".join(str(r.quantity) for r in requests)
+                details["client_order_ids"] = ",".join(r.client_order_id for r in requests)
             self.accepted_ids.add(signal.signal_id)
-            self.state.record_order(request)
+            for request in requests:
+                self.state.record_order(request)
             self.accepted += 1
         else:
             self.rejected[verdict.reason.value] += 1
@@ -110,7 +123,18 @@ class RiskJudge:
             event_time=now,
             details=MappingProxyType(details),
         )
-        return decision, request
+        return decision, requests
+
+    def _parts(self, symbol: str, verdict: Verdict) -> list[Decimal]:
+        """The verdict's quantity, split when it is a market close above MARKET_LOT_SIZE's maxQty
+        (an entry is already capped at the maximum by `evaluate_entry`)."""
+        instrument = self.instruments.get(symbol)
+        if not verdict.reduce_only or verdict.order_type is not OrderType.MARKET or instrument is None:
+            return [verdict.quantity]
+        return split_quantity(
+            verdict.quantity, instrument.market_max_qty, instrument.market_step_size,
+            origin=instrument.market_min_qty,
+        )
 
     def _verdict(self, signal: Signal) -> Verdict:
         symbol = signal.symbol

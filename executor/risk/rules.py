@@ -9,8 +9,9 @@ Conventions (the same for every rule):
   loss limit of 300 accepts a day at -300.00 and rejects -300.01.
 - Entry sizing: quantity = notional / reference price (the latest mark price, else the signal's
   price), rounded DOWN to the step. Entries are LIMIT GTC at the signal's price rounded passively
-  (buy down, sell up): the strategies trade mean reversion from a closed candle and the order manager
-  cancels what does not fill within `engine.order_ttl_seconds` (`ENTRY_ORDER_TYPE`).
+  (buy down, sell up); both on Binance's grid, counted from minQty / minPrice. The strategies
+  trade mean reversion from a closed candle and the order manager cancels what does not fill
+  within `engine.order_ttl_seconds` (`ENTRY_ORDER_TYPE`).
 - Exposure limits SHRINK an entry to the room that is left (rounded down to the step) rather than
   reject it; only when the shrunk order would be below the instrument's minimum quantity or
   MIN_NOTIONAL is it rejected, with the binding limit as the reason. The daily quantity cap and the
@@ -234,13 +235,14 @@ def _entry_side(action: SignalAction) -> Side:
     return Side.BUY if action is SignalAction.OPEN_LONG else Side.SELL
 
 
-def _cap(quantity: Decimal, room: Decimal, price: Decimal, step: Decimal) -> Decimal:
-    """The largest step multiple whose notional at `price` fits `room` (never above `quantity`)."""
+def _cap(quantity: Decimal, room: Decimal, price: Decimal, step: Decimal, min_qty: Decimal) -> Decimal:
+    """The largest quantity on the lot grid whose notional at `price` fits `room` (never above
+    `quantity`)."""
     if room <= _ZERO:
         return _ZERO
     if quantity * price <= room:
         return quantity
-    return min(quantity, quantize_quantity(room / price, step))
+    return min(quantity, quantize_quantity(room / price, step, origin=min_qty))
 
 
 def evaluate_entry(
@@ -277,12 +279,16 @@ def evaluate_entry(
     min_qty = instrument.min_qty if limit_order else instrument.market_min_qty
     max_qty = instrument.max_qty if limit_order else instrument.market_max_qty
     price = (
-        quantize_price(signal.price, instrument.tick_size, side, PriceIntent.PASSIVE) if limit_order else None
+        quantize_price(
+            signal.price, instrument.tick_size, side, PriceIntent.PASSIVE, origin=instrument.min_price
+        )
+        if limit_order
+        else None
     )
     # MIN_NOTIONAL is checked by the venue at the order's own price for a limit order.
     notional_price = price if price is not None else reference
 
-    wanted = quantize_quantity(notional / reference, step)
+    wanted = quantize_quantity(notional / reference, step, origin=min_qty)
     details: dict[str, str] = {
         "side": side.value,
         "requested_notional": str(notional),
@@ -310,18 +316,18 @@ def evaluate_entry(
         (Reason.MAX_TOTAL_EXPOSURE, limits.max_total_exposure_usdt - ctx.total_exposure),
     ]
     for rule, room in rooms:
-        capped = _cap(quantity, room, reference, step)
+        capped = _cap(quantity, room, reference, step, min_qty)
         if capped < quantity:
             quantity, capped_by = capped, rule
             details[f"room_{rule.value}"] = str(room)
     if limits.max_daily_quantity is not None:
         room_qty = limits.max_daily_quantity - ctx.opened_today
-        capped = _cap(quantity, room_qty, Decimal(1), step)
+        capped = _cap(quantity, room_qty, Decimal(1), step, min_qty)
         if capped < quantity:
             quantity, capped_by = capped, Reason.MAX_DAILY_QUANTITY
             details["room_max_daily_quantity"] = str(room_qty)
     if quantity > max_qty:
-        quantity, capped_by = quantize_quantity(max_qty, step), Reason.MAX_QUANTITY
+        quantity, capped_by = quantize_quantity(max_qty, step, origin=min_qty), Reason.MAX_QUANTITY
 
     details["quantity"] = str(quantity)
     details["notional"] = str(quantity * reference)

@@ -54,8 +54,32 @@ def test_every_model_table_is_in_the_metadata_the_migrations_compare_against() -
     assert {
         "orders", "fills", "positions", "signals", "risk_decisions", "candles_1m", "funding_payments",
         "volatility_events", "strategy_state", "control", "order_events", "alerts", "equity_snapshots",
-        "backtest_runs", "reconciliation_runs", "reconciliation_differences",
+        "backtest_runs", "reconciliation_runs", "reconciliation_differences", "candles", "funding_rates",
     } == set(metadata.tables)  # fmt: skip
+
+
+def test_the_candle_intervals_revision_keeps_the_stored_candles(any_db_url: str) -> None:
+    """0003 -> 0004: a 1m candle stored before the upgrade is still there, unchanged, afterwards."""
+    from alembic import command
+
+    from database.migrate import alembic_config
+
+    command.upgrade(alembic_config(any_db_url), "0003_alerts")
+    engine = make_engine(any_db_url)
+    row = (
+        "('ADAUSDT', 1670889600000, 1670889659999, '0.3067', '0.3068', '0.3066', '0.3068', '274004', '0', 0)"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"INSERT INTO candles_1m VALUES {row}"))
+        upgrade(any_db_url)
+        assert current_revision(any_db_url) == head_revision()
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT symbol, open_time, close FROM candles_1m")).all()
+            assert set(inspect(connection).get_table_names()) >= {"candles", "funding_rates"}
+    finally:
+        engine.dispose()
+    assert [(s, t, str(c).rstrip("0")) for s, t, c in stored] == [("ADAUSDT", 1670889600000, "0.3068")]
 
 
 def test_two_processes_upgrading_at_the_same_moment_both_succeed(any_db_url: str) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.decimals import split_quantity
 from core.events import OrderRequest, OrderType, Side
-from executor.orders.flatten import split_quantity
 from tests.integration.process_rig import ROOT, SHIPPED, DaemonProcess, cleanup, our_client_id
 from tests.integration.venue import Venue, simulated_venue
 

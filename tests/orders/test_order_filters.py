@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import replace
 from decimal import Decimal
 
@@ -9,8 +10,11 @@ import pytest
 
 from core.errors import OrderValidationError
 from core.events import OrderRequest, OrderType, Side, TimeInForce
-from core.instruments import parse_instrument
+from core.instruments import Instrument, parse_instrument
 from executor.orders.filters import validate_order
+from simulator.engine_types import NewOrder
+from simulator.errors import SimError
+from simulator.order_rules import check_filters
 
 from ._instruments import BTC_RAW, MARK, btc
 
@@ -170,15 +174,44 @@ def test_percent_price_bounds_are_inclusive() -> None:
 
 
 def test_percent_price_one_tick_outside_is_rejected() -> None:
-    rejected(limit(Side.SELL, price="52500.1"), "PERCENT_PRICE")
-    rejected(limit(Side.BUY, price="47499.9"), "PERCENT_PRICE")
+    rejected(limit(Side.BUY, price="52500.1"), "PERCENT_PRICE")
+    rejected(limit(Side.SELL, price="47499.9"), "PERCENT_PRICE")
 
 
 def test_percent_price_checks_the_rounded_price() -> None:
-    # 52500.01 as a passive sell rounds UP to 52500.1, which is outside the band
-    rejected(limit(Side.SELL, price="52500.01"), "PERCENT_PRICE")
-    # 47499.99 as a passive buy rounds DOWN to 47499.9: outside
-    rejected(limit(Side.BUY, price="47499.99"), "PERCENT_PRICE")
+    # 47500.01 as a passive sell rounds UP to 47500.1: inside; 47499.91 rounds up to 47500.0: inside
+    assert check(limit(Side.SELL, price="47499.91")).price == D("47500.0")
+    # 52500.09 as a passive buy rounds DOWN to 52500.0: inside
+    assert check(limit(Side.BUY, price="52500.09")).price == D("52500.0")
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "venue_code"),
+    [
+        (Side.SELL, "52500.1", None),  # a sell above mark x up: a resting take-profit, fine
+        (Side.SELL, "90000", None),
+        (Side.BUY, "47499.9", None),  # a buy below mark x down: a resting bid, fine
+        (Side.BUY, "600", None),
+        (Side.BUY, "52500.1", -4016),  # a buy above mark x up
+        (Side.SELL, "47499.9", -4024),  # a sell below mark x down
+    ],
+)
+def test_percent_price_checks_one_side_per_order_like_the_venue(
+    side: Side, price: str, venue_code: int | None
+) -> None:
+    """Binance USD-M: BUY price <= mark x multiplierUp, SELL price >= mark x multiplierDown."""
+    request = limit(side, qty="0.200", price=price)
+    order = NewOrder(symbol="BTCUSDT", side=side, type="LIMIT", quantity=D("0.200"), price=D(price))
+    try:
+        check_filters(order, btc(), MARK)
+        venue: int | None = None
+    except SimError as exc:
+        venue = exc.code
+    assert venue == venue_code
+    if venue_code is None:
+        assert check(request).price == D(price)
+    else:
+        rejected(request, "PERCENT_PRICE")
 
 
 # --- MIN_NOTIONAL -------------------------------------------------------------------------------
@@ -236,3 +269,43 @@ def test_rejection_reason_names_the_numbers() -> None:
         check(limit(qty="0.001", price="50000"))
     assert "0.001" in info.value.reason and "100" in info.value.reason
     assert str(info.value).startswith("BTCUSDT: MIN_NOTIONAL")
+
+
+# --- the grid counts from minPrice / minQty (Binance's rule) -----------------------------------
+
+
+def _off_grid_btc() -> Instrument:
+    """BTCUSDT with minPrice and minQty off the zero-based grid: prices 556.85 + k x 0.10,
+    quantities 0.0015 + k x 0.001 (the venue checks (price - minPrice) % tick == 0)."""
+    raw = deepcopy(BTC_RAW)
+    raw["quantityPrecision"] = 4
+    for f in raw["filters"]:  # type: ignore[attr-defined]
+        if f["filterType"] == "PRICE_FILTER":
+            f["minPrice"] = "556.85"
+        if f["filterType"] in ("LOT_SIZE", "MARKET_LOT_SIZE"):
+            f["minQty"] = "0.0015"
+    return parse_instrument(raw)
+
+
+@pytest.mark.parametrize(
+    ("side", "order_type", "price", "quantity", "want_price", "want_qty"),
+    [
+        (Side.BUY, OrderType.LIMIT, "50000", "0.0109", "49999.95", "0.0105"),
+        (Side.SELL, OrderType.LIMIT, "50000", "0.0109", "50000.05", "0.0105"),
+        (Side.BUY, OrderType.LIMIT, "49999.95", "0.0105", "49999.95", "0.0105"),  # on the grid: kept
+        (Side.SELL, OrderType.MARKET, None, "0.0204", None, "0.0195"),
+    ],
+)
+def test_price_and_quantity_round_on_the_grid_from_min_price_and_min_qty(
+    side: Side, order_type: OrderType, price: str | None, quantity: str, want_price: str | None, want_qty: str
+) -> None:
+    instrument = _off_grid_btc()
+    request = limit(side, qty=quantity, price=price) if price is not None else market(side, qty=quantity)
+    valid = validate_order(request, instrument, mark_price=MARK, open_order_count=0)
+    assert valid.price == (D(want_price) if want_price is not None else None)
+    assert valid.quantity == D(want_qty)
+    # ...and the venue (the simulator's exchange rules) takes it: no -4014 / -4023.
+    order = NewOrder(
+        symbol="BTCUSDT", side=side, type=order_type.value, quantity=valid.quantity, price=valid.price
+    )
+    check_filters(order, instrument, MARK)

@@ -230,11 +230,18 @@ async def order_rig(
     start_stream: bool = True,
     start_ms: int | None = None,
     fill_parts: int = 1,
+    data_dir: Path = DATA,
 ) -> AsyncIterator[Rig]:
-    """Start the whole order path on loopback (simulated time from `start_ms`); stop it afterwards."""
+    """Start the whole order path on loopback (simulated time from `start_ms`); stop it afterwards.
+
+    `data_dir` holds the simulator's exchange_info.json and klines/ (a test may change a filter)."""
     now = start_ms if start_ms is not None else time.time_ns() // 1_000_000
     exchange = SimulatedExchange.from_data(
-        DATA, start_ms=now, symbols=[SYMBOL, "ADAUSDT"], seed=7, config=EngineConfig(fill_parts=fill_parts)
+        data_dir,
+        start_ms=now,
+        symbols=[SYMBOL, "ADAUSDT"],
+        seed=7,
+        config=EngineConfig(fill_parts=fill_parts),
     )
     clock = ScaledClock(now, speed)
     server = SimulatorServer(exchange, clock, rate_limits=LIMITS, tick_ms=20)

@@ -257,3 +257,15 @@ def test_a_close_covers_only_what_is_not_already_being_closed() -> None:
     assert evaluate_close(signal(SignalAction.CLOSE), D(10), D(4)).quantity == D(6)
     assert evaluate_close(signal(SignalAction.CLOSE), D(10), D(10)).reason is Reason.CLOSE_PENDING
     assert evaluate_close(signal(SignalAction.CLOSE), D(0), D(0)).reason is Reason.NO_POSITION
+
+
+def test_entry_price_and_quantity_lie_on_the_grid_from_min_price_and_min_qty() -> None:
+    # minPrice 0.015 with tick 0.01: prices 0.015 + k x 0.01; minQty 0.15 with step 0.1.
+    inst = replace(instrument(), min_price=D("0.015"), min_qty=D("0.15"), market_min_qty=D("0.15"))
+    buy = evaluate_entry(signal(price="2.009", notional="100"), ctx(mark_price=D(3)), limits(), inst)
+    assert buy.price == D("2.005")  # a buy rounds down, on the venue's grid
+    assert buy.quantity == D("33.25")  # 33.333... rounds down to 0.15 + 331 x 0.1
+    sell = evaluate_entry(
+        signal(SignalAction.OPEN_SHORT, price="2.001", notional="100"), ctx(mark_price=D(3)), limits(), inst
+    )
+    assert sell.price == D("2.005")  # a sell rounds up

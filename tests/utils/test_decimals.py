@@ -69,3 +69,26 @@ def test_non_finite_values_are_refused() -> None:
         quantize_quantity(Decimal("Infinity"), Decimal("1"))
     with pytest.raises(ValueError):
         quantize_quantity(Decimal("1"), Decimal("0"))
+
+
+_ORIGINS = st.sampled_from([Decimal(o) for o in ("0", "0.015", "556.85", "0.0015", "3")])
+
+
+@given(_VALUES, _TICKS, _ORIGINS, st.sampled_from(list(Side)), st.sampled_from(list(PriceIntent)))
+def test_prices_land_on_the_grid_counted_from_the_origin(
+    price: Decimal, tick: Decimal, origin: Decimal, side: Side, intent: PriceIntent
+) -> None:
+    rounded = quantize_price(price, tick, side, intent, origin=origin)
+    assert is_multiple(rounded, tick, origin)
+    assert abs(rounded - price) < tick
+    rounds_down = (side is Side.BUY) == (intent is PriceIntent.PASSIVE)
+    assert rounded <= price if rounds_down else rounded >= price
+
+
+@given(_VALUES, _TICKS, _ORIGINS)
+def test_quantities_on_the_grid_from_the_origin_never_grow(
+    quantity: Decimal, step: Decimal, origin: Decimal
+) -> None:
+    rounded = quantize_quantity(quantity, step, origin=origin)
+    assert is_multiple(rounded, step, origin)
+    assert Decimal(0) <= quantity - rounded < step
