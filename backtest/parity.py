@@ -149,7 +149,9 @@ def _time(record: object) -> int:
 
 def _summary(record: object) -> str:
     names = [f.name for f in fields(record)]  # type: ignore[arg-type]
-    return " ".join(f"{n}={_text(getattr(record, n))}" for n in names if n not in ("signal_id", "client_order_id"))
+    return " ".join(
+        f"{n}={_text(getattr(record, n))}" for n in names if n not in ("signal_id", "client_order_id")
+    )
 
 
 def compare(live: Decisions, backtest: Decisions) -> list[Difference]:
@@ -200,7 +202,9 @@ def fill_records(fills: Iterable[Fill]) -> list[FillRecord]:
     for f in fills:
         rank = ranks.get(f.client_order_id, 0)
         ranks[f.client_order_id] = rank + 1
-        out.append(FillRecord(f.client_order_id, rank, f.time, f.side.value, f.price, f.quantity, f.commission))
+        out.append(
+            FillRecord(f.client_order_id, rank, f.time, f.side.value, f.price, f.quantity, f.commission)
+        )
     return out
 
 
@@ -210,7 +214,12 @@ def positions_from(fills: Iterable[FillRecord], symbol_of: dict[str, str]) -> li
     for f in fills:
         symbol = symbol_of[f.client_order_id]
         position, _ = apply_fill(
-            book.get(symbol) or Position(symbol), Side(f.side), f.quantity, f.price, commission=f.fee, time=f.time
+            book.get(symbol) or Position(symbol),
+            Side(f.side),
+            f.quantity,
+            f.price,
+            commission=f.fee,
+            time=f.time,
         )
         book[symbol] = position
     return [position_record(p) for _, p in sorted(book.items())]

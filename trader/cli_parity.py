@@ -55,7 +55,10 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--config", type=Path, default=None, help="trading configuration (default: shipped)")
     parser.add_argument(
-        "--minutes", type=_minutes, default=DEFAULT_MINUTES, help=f"length of the window (default {DEFAULT_MINUTES})"
+        "--minutes",
+        type=_minutes,
+        default=DEFAULT_MINUTES,
+        help=f"length of the window (default {DEFAULT_MINUTES})",
     )
     parser.add_argument(
         "--start",

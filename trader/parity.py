@@ -19,8 +19,8 @@ The stream cadence is the one thing the configuration says twice: sim mode space
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -124,7 +124,9 @@ def plan(
             series[symbol] = window
     if history_days is None:
         raise ConfigError(
-            "--start", "start", "no configured symbol has data for this window (see `trader backtest` for the data)"
+            "--start",
+            "start",
+            "no configured symbol has data for this window (see `trader backtest` for the data)",
         )
     speed = float(config.simulator.speed)
     kline_ms, mark_ms = paced_update_intervals(speed)
@@ -183,7 +185,14 @@ def live_decisions(database_url: str, end_ms: int) -> Decisions:
             ]
             orders = [
                 OrderRecord(
-                    r.client_order_id, r.created_time, r.symbol, r.side, r.order_type, r.quantity, r.price, r.reduce_only
+                    r.client_order_id,
+                    r.created_time,
+                    r.symbol,
+                    r.side,
+                    r.order_type,
+                    r.quantity,
+                    r.price,
+                    r.reduce_only,
                 )
                 for r in s.exec(select(OrderRow).order_by(OrderRow.id))  # type: ignore[arg-type]
                 if r.created_time <= end_ms
@@ -198,7 +207,7 @@ def live_decisions(database_url: str, end_ms: int) -> Decisions:
                 )
             positions = [
                 PositionRecord(p.symbol, p.quantity, p.entry_price, p.realized_pnl, p.fees)
-                for p in s.exec(select(PositionRow).order_by(PositionRow.symbol))  # type: ignore[arg-type]
+                for p in s.exec(select(PositionRow).order_by(PositionRow.symbol))
                 if p.quantity or p.realized_pnl or p.fees
             ]
     finally:
@@ -218,9 +227,7 @@ def run_parity(config_path: Path, folder: Path, *, start_ms: int | None, minutes
     backtest = backtest_decisions(config, series, instruments, window.end_ms)
     differences = compare(live, backtest)
     if live_run.exit_code:
-        differences.insert(
-            0, Difference("daemon", "exit code", "exit_code", str(live_run.exit_code), "0")
-        )
+        differences.insert(0, Difference("daemon", "exit code", "exit_code", str(live_run.exit_code), "0"))
     return ParityResult(
         window,
         sorted(series),

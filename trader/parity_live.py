@@ -123,7 +123,9 @@ def settings_in(folder: Path, config_path: Path) -> Settings:
 class LiveRun:
     """One daemon run over `window` (see the module docstring)."""
 
-    def __init__(self, settings: Settings, config: TraderConfig, config_path: Path, window: LiveWindow) -> None:
+    def __init__(
+        self, settings: Settings, config: TraderConfig, config_path: Path, window: LiveWindow
+    ) -> None:
         self.window = window
         self.clock = StepClock(window.start_ms, float(config.simulator.speed))
         self.config = config
@@ -189,7 +191,9 @@ class LiveRun:
         while self.clock.now_ms() < end:
             now = self.clock.now_ms()
             candidates = [self._next_update(now), end]
-            candidates += [o.expire_time for o in orders.open_orders() if o.expire_time and o.expire_time > now]
+            candidates += [
+                o.expire_time for o in orders.open_orders() if o.expire_time and o.expire_time > now
+            ]
             wake = self.clock.next_wake()
             if wake is not None:
                 candidates.append(wake)
@@ -210,7 +214,9 @@ class LiveRun:
 class _ParityVenue(StartedVenue):
     """The started venue of a parity run: its simulator server stops with the daemon."""
 
-    def __init__(self, endpoints: VenueEndpoints, clock: StepClock, url: str, server: SimulatorServer) -> None:
+    def __init__(
+        self, endpoints: VenueEndpoints, clock: StepClock, url: str, server: SimulatorServer
+    ) -> None:
         super().__init__(endpoints, clock, url)
         self._server = server
 

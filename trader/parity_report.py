@@ -25,7 +25,7 @@ def print_result(result: ParityResult, console: Console) -> None:
     w = result.window
     console.print(
         f"window {_when(w.start_ms)} to {_when(w.end_ms)} UTC, {', '.join(result.symbols)}; "
-        f"stream updates every {w.kline_update_ms / 1000:g} s (kline) / {w.mark_update_ms / 1000:g} s (mark), "
+        f"updates every {w.kline_update_ms / 1000:g} s (kline) / {w.mark_update_ms / 1000:g} s (mark), "
         f"{result.steps:,} clock steps",
         highlight=False,
     )
@@ -36,7 +36,9 @@ def print_result(result: ParityResult, console: Console) -> None:
     for name in ("signals", "risk decisions", "orders", "fills"):
         counts.add_column(name, justify="right")
     for side, d in (("live (daemon)", result.live), ("backtest", result.backtest)):
-        counts.add_row(side, str(len(d.signals)), str(len(d.decisions)), str(len(d.orders)), str(len(d.fills)))
+        counts.add_row(
+            side, str(len(d.signals)), str(len(d.decisions)), str(len(d.orders)), str(len(d.fills))
+        )
     console.print(counts)
     for p in result.live.positions:
         console.print(
@@ -47,8 +49,8 @@ def print_result(result: ParityResult, console: Console) -> None:
         table = Table(title="Differences", title_justify="left")
         for column in ("kind", "key", "field", "live", "backtest"):
             table.add_column(column, overflow="fold")
-        for d in result.differences:
-            table.add_row(d.kind, d.key, d.field, d.live, d.backtest)
+        for diff in result.differences:
+            table.add_row(diff.kind, diff.key, diff.field, diff.live, diff.backtest)
         console.print(table)
     console.print("not compared, because they differ by nature:", highlight=False)
     for item in NOT_COMPARED:
