@@ -8,6 +8,8 @@ At each candle's open instant `t`, for each symbol (in name order, one shared ac
    at `t`: a decision on a closed candle acts at the next candle's open;
 2. the new candle unfolds (`backtest/intrabar.py`): live updates at the stream's cadence where
    they can matter (live exits, the volatility guard), resting orders matched on the path, TTLs.
+At one instant `t` the stream's updates reach the strategy before the fills at `t` (held in
+`_held`), as in the daemon: the simulator sends an instant's market data first.
 
 Time is a simulated clock that jumps from event to event: no sleeps, no wall clock. The first
 `engine.warmup_candles` candles are history (`on_start`), as the daemon warms up from candles_1m.
@@ -23,6 +25,7 @@ from decimal import Decimal
 
 from backtest.intrabar import Grid, first_moment, guard_may_fire
 from backtest.series import BarSeries, PathPrices
+from backtest.sim_clock import SimClock
 from backtest.venue import BacktestVenue, VenueEvent
 from config.models import TraderConfig
 from core.events import (
@@ -47,24 +50,6 @@ from strategies.registry import get_strategy
 
 _BPS = Decimal(10_000)
 Progress = Callable[[int], None]
-
-
-class SimClock:
-    """The backtest's one clock for market and network: it moves only when the loop moves it."""
-
-    speed = 1.0
-
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now / 1000
-
-    async def sleep(self, seconds: float) -> None:  # nothing in a backtest waits
-        self.now += int(seconds * 1000)
 
 
 @dataclass(slots=True)
@@ -131,6 +116,7 @@ class Backtest:
         self.engine_grid = Grid(bt.kline_update_ms, bt.mark_update_ms, minutes=True)
         self.record = Record()
         self._funding_due = 0  # the next funding time the engine must be moved through
+        self._held: list[VenueEvent] | None = None  # while not None, venue events wait here
         self.runs: dict[str, _Run] = {}
         for entry in config.symbols:
             if entry.symbol not in series:
@@ -185,19 +171,25 @@ class Backtest:
                 day_end = self._day_end(t)
             if i == last:
                 strategy.entries_enabled = False  # no entry on the last candle
+            start = t
             if i > warmup:
                 # The previous candle closes now: what `on_candle` does when its final kline arrives.
                 j = i - 1
+                self._held = []
                 if venue.live or (t >= self._funding_due and strategy.position_side is not None):
                     self._deliver(run, venue.advance(t), t)
                     self._funding_due = venue.engine.next_funding_time(symbol, t)
                 outputs = on_bar(times[j], times[j] + span, t, highs[j], lows[j], closes[j], volumes[j])
                 if outputs:
                     self._act(run, outputs, t)
+                if self._held and i != last and self.samples.at(t):
+                    self._speak(run, i, t)  # the updates at t, before the fills at t
+                    start = t + 1
+                self._release(run, t)
             if i == last:
                 self._force_close(run, t)
             elif guard or venue.live or strategy.position_side is not None:
-                self._unfold(run, i, t)
+                self._unfold(run, i, t, start)
             done += 1
             if progress is not None and not done & 0x3FFF:
                 progress(done)
@@ -218,8 +210,8 @@ class Backtest:
         )
         return list(merged)
 
-    def _unfold(self, run: _Run, i: int, t: int) -> None:
-        """Candle `i` from its open to its last millisecond: only the moments that can matter."""
+    def _unfold(self, run: _Run, i: int, t: int, start: int) -> None:
+        """Candle `i` (open `t`) from `start` to its last millisecond: the moments that can matter."""
         strategy = run.strategy
         resting = self.venue.has_resting
         s = run.series
@@ -236,9 +228,8 @@ class Backtest:
                 max_range,
             )
         if full:
-            self._every_moment(run, i, t, end)
+            self._every_moment(run, i, start, end)
             return
-        start = t
         while start < end:
             band = strategy.quiet_band()
             if band is None:
@@ -263,11 +254,14 @@ class Backtest:
                 self._deliver(run, venue.advance(expiry), expiry)
                 self._deliver(run, venue.expire(expiry), expiry)
             self.clock.now = t
-            if venue.has_resting:
+            resting = venue.has_resting
+            self._held = []
+            if resting:
                 self._deliver(run, venue.advance(t), t)
-                if expiry is not None and expiry == t:
-                    self._deliver(run, venue.expire(t), t)
             self._speak(run, i, t)
+            self._release(run, t)
+            if resting and expiry is not None and expiry == t:
+                self._deliver(run, venue.expire(t), t)
             t = grid.at_or_after(t + 1)
 
     def _speak(self, run: _Run, i: int, t: int) -> None:
@@ -327,7 +321,15 @@ class Backtest:
             if followups:
                 self._act(run, followups, now)
 
+    def _release(self, run: _Run, now: int) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._deliver(run, held, now)
+
     def _deliver(self, run: _Run, events: list[VenueEvent], now: int) -> None:
+        if self._held is not None:
+            self._held.extend(events)
+            return
         for event in events:
             owner = self.runs.get(event.symbol, run)
             if type(event) is OrderUpdate:
@@ -382,21 +384,9 @@ class Backtest:
         self.record.equity.append((t, wallet + unrealized))
 
     def _candle(self, s: BarSeries, i: int) -> Candle:
-        bar = s.bar(i)
-        return Candle(
-            s.symbol,
-            bar.open_time,
-            bar.close_time,
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.quote_volume,
-            bar.trades,
-            True,
-            bar.close_time + 1,
-        )
+        b = s.bar(i)
+        fields = (b.open_time, b.close_time, b.open, b.high, b.low, b.close, b.volume, b.quote_volume)
+        return Candle(s.symbol, *fields, b.trades, True, b.close_time + 1)
 
 
 __all__ = ["Backtest", "Record", "SimClock"]
