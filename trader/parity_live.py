@@ -36,6 +36,7 @@ from utils.step_clock import StepClock
 _T = TypeVar("_T")
 _BPS = Decimal(10_000)
 _CALM_TURNS = 3  # loop turns in a row with nothing ready and no thread busy: the daemon is idle
+_NO_OWN_TICKS_MS = 86_400_000
 _SETTLE_LIMIT_S = 120.0  # wall seconds one instant may take before the run is declared stuck
 
 
@@ -147,9 +148,15 @@ class LiveRun:
             kline_update_ms=w.kline_update_ms,
             mark_update_ms=w.mark_update_ms,
         )
-        # The driver ticks the server after every step; its own ticks find nothing new.
+        # Only the driver ticks the server: what a REST call produced (an order's user-data
+        # events) is published by the driver's next tick at the same instant, never by a tick of
+        # the server's own that would land at a wall-clock moment.
         self.server = server = SimulatorServer(
-            exchange, self.clock, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET
+            exchange,
+            self.clock,
+            api_key=DEFAULT_API_KEY,
+            api_secret=DEFAULT_API_SECRET,
+            tick_ms=_NO_OWN_TICKS_MS,
         )
         await server.start()
         endpoints = VenueEndpoints(
@@ -198,13 +205,22 @@ class LiveRun:
             if wake is not None:
                 candidates.append(wake)
             self.clock.step_to(min(candidates))
-            self.server.tick()
-            await settle(loop)
+            await self._tick_until_quiet(loop)
             now = self.clock.now_ms()
             if any(o.expire_time and o.expire_time <= now for o in orders.open_orders()):
                 orders.expire_due()
-                await settle(loop)
+                await self._tick_until_quiet(loop)
             self.steps += 1
+
+    async def _tick_until_quiet(self, loop: CountingLoop) -> None:
+        """Publish what the instant holds, let the daemon act on it, and again while its REST calls
+        left user-data events to publish (the venue sends those as soon as it answers)."""
+        assert self.server is not None
+        while True:
+            published = self.server.tick()
+            await settle(loop)
+            if not published:
+                return
 
     def _next_update(self, now: int) -> int:
         w = self.window

@@ -36,6 +36,9 @@ def _parity(*args: str, workdir: Path) -> subprocess.CompletedProcess[str]:
         # An entry filled at a candle's open and a 24 % spike: the backtest once stopped the entry
         # out at its own fill instant, on an update the daemon sees before the fill.
         ("2023-09-16", "180", "6"),
+        # An entry that fills as it is placed and is stopped out 15 s later: the daemon must have
+        # the fill (its user-data event) before the next step, as the venue sends it at once.
+        ("2023-09-20", "120", "6"),
     ],
 )
 def test_the_daemon_and_the_backtest_trade_alike_on_the_shipped_data(
