@@ -175,17 +175,21 @@ class Backtest:
             if i > warmup:
                 # The previous candle closes now: what `on_candle` does when its final kline arrives.
                 j = i - 1
-                self._held = []
+                held: list[VenueEvent] | None = None
                 if venue.live or (t >= self._funding_due and strategy.position_side is not None):
+                    self._held = held = []
                     self._deliver(run, venue.advance(t), t)
                     self._funding_due = venue.engine.next_funding_time(symbol, t)
                 outputs = on_bar(times[j], times[j] + span, t, highs[j], lows[j], closes[j], volumes[j])
                 if outputs:
+                    if held is None:
+                        self._held = held = []
                     self._act(run, outputs, t)
-                if self._held and i != last and self.samples.at(t):
-                    self._speak(run, i, t)  # the updates at t, before the fills at t
-                    start = t + 1
-                self._release(run, t)
+                if held is not None:
+                    if held and i != last and self.samples.at(t):
+                        self._speak(run, i, t)  # the updates at t, before the fills at t
+                        start = t + 1
+                    self._release(run, t)
             if i == last:
                 self._force_close(run, t)
             elif guard or venue.live or strategy.position_side is not None:
