@@ -20,7 +20,7 @@ from utils.logging import configure_logging, is_configured
 
 EXIT_OK = 0
 EXIT_DIFFERENT = 1
-DEFAULT_MINUTES = 720
+DEFAULT_MINUTES = 1440
 
 
 def _start(text: str) -> int:

@@ -87,6 +87,11 @@ def _instruments(config: TraderConfig) -> dict[str, Instrument]:
         raise ConfigError(str(path), "exchange info", f"cannot be read: {exc}") from None
 
 
+def _first_day(first_open_ms: int, warm_ms: int) -> int:
+    """The first midnight (UTC) with a warm-up's candles before it."""
+    return -(-(first_open_ms + warm_ms) // DAY_MS) * DAY_MS
+
+
 def plan(
     config: TraderConfig, start_ms: int | None, minutes: int
 ) -> tuple[LiveWindow, dict[str, BarSeries], dict[str, str], dict[str, Instrument]]:
@@ -98,9 +103,10 @@ def plan(
     firsts = {s: data[s].first_open_time for s in wanted if s in data and len(data[s])}
     if not firsts:
         raise ConfigError("--config", "symbols", "none of the configured symbols has data in the data folder")
-    if start_ms is None:  # the first day that has a warm-up's candles before it
-        start_ms = min(firsts.values()) + max(1, -(-warm_ms // DAY_MS)) * DAY_MS
-        start_ms -= start_ms % DAY_MS
+    if start_ms is None:  # the first configured symbol's first day with a warm-up before it
+        starts = {sym: _first_day(first, warm_ms) for sym, first in firsts.items()}
+        covering = [sym for sym in firsts if starts[sym] + minutes * MINUTE_MS < data[sym].end_time]
+        start_ms = starts[covering[0]] if covering else min(starts.values())
     if start_ms % MINUTE_MS:
         raise ConfigError("--start", "start", "must fall on a whole minute")
     end_ms = start_ms + minutes * MINUTE_MS
@@ -114,7 +120,7 @@ def plan(
             continue
         days = (start_ms - s.first_open_time) // DAY_MS
         window = s.window(start_ms - warm_ms, end_ms + 2 * MINUTE_MS)
-        covered = len(window) == config.engine.warmup_candles + minutes + 2 and days * DAY_MS >= warm_ms
+        covered = len(window) == config.engine.warmup_candles + minutes + 2
         if not covered:
             skipped[symbol] = "its data does not cover the window and the warm-up before it"
         elif history_days not in (None, days):
