@@ -83,6 +83,7 @@ def parity_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from trader.parity import run_parity
+    from trader.parity_live import ParityStuck
     from trader.parity_report import print_result
 
     settings = load_settings()
@@ -92,8 +93,12 @@ def parity_command(args: argparse.Namespace) -> int:
     if not is_configured():  # the daemon's log lines go to the run's folder, not the terminal
         configure_logging("WARNING", folder / "logs", console=False)
     console = Console()
-    with console.status("parity: the daemon in sim mode, then the backtest ..."):
-        result = run_parity(path, folder, start_ms=args.start, minutes=args.minutes)
+    try:
+        with console.status("parity: the daemon in sim mode, then the backtest ..."):
+            result = run_parity(path, folder, start_ms=args.start, minutes=args.minutes)
+    except ParityStuck as exc:
+        console.print(f"parity: {exc}; the daemon's logs are in {folder / 'logs'}", highlight=False)
+        return EXIT_DIFFERENT
     print_result(result, console)
     if result.differences:
         console.print(f"the live run's database and logs: {folder}")
