@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -80,18 +81,24 @@ def _order(e: Mapping[str, Any]) -> str | None:
     return None  # PENDING_NEW and the fills' final states are said by the lines above
 
 
+def _usdt(value: Any) -> str:
+    """A USDT amount for reading: 4 decimals (the log file keeps every digit)."""
+    return f"{Decimal(str(value)).quantize(Decimal('0.0001'), ROUND_HALF_EVEN):f}"
+
+
 def _pnl(e: Mapping[str, Any]) -> str:
     return (
-        f"PnL       {e['symbol']} trade closed: {e['trade_net']} USDT net "
-        f"(gross {e['trade_gross']}, fees {e['trade_fees']}, funding {e['trade_funding']});"
-        f" {e['symbol']} since start {e['net_since_start']} USDT"
+        f"PnL       {e['symbol']} trade closed: {_usdt(e['trade_net'])} USDT net "
+        f"(gross {_usdt(e['trade_gross'])}, fees {_usdt(e['trade_fees'])},"
+        f" funding {_usdt(e['trade_funding'])});"
+        f" {e['symbol']} since start {_usdt(e['net_since_start'])} USDT"
     )
 
 
 def _summary(e: Mapping[str, Any]) -> str:
     return (
         f"summary   {e.get('state')} · positions {e.get('positions')} · open orders {e.get('open_orders')}"
-        f" · PnL today {e.get('pnl_today')} USDT · streams {e.get('streams')}"
+        f" · PnL today {_usdt(e.get('pnl_today') or 0)} USDT · streams {e.get('streams')}"
     )
 
 

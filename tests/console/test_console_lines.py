@@ -51,8 +51,8 @@ async def test_a_closed_trade_is_logged_with_its_net_pnl_fees_and_funding() -> N
     assert trades[-1]["net_since_start"] == "-0.75"
     line = human_line({**trades[0], "timestamp": "2026-12-04T10:00:00Z"}, logging.INFO)
     assert line == (
-        "10:00:00 PnL       WLDUSDT trade closed: -0.05 USDT net (gross 0.4, fees 0.4, funding -0.05);"
-        " WLDUSDT since start -0.05 USDT"
+        "10:00:00 PnL       WLDUSDT trade closed: -0.0500 USDT net (gross 0.4000, fees 0.4000,"
+        " funding -0.0500); WLDUSDT since start -0.0500 USDT"
     )
 
 
