@@ -32,7 +32,6 @@ def _parity(*args: str, workdir: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("start", "minutes", "orders"),
     [
-        ("2023-09-14T12:00", "480", "6"),  # three round trips
         # An entry filled at a candle's open and a 24 % spike: the backtest once stopped the entry
         # out at its own fill instant, on an update the daemon sees before the fill.
         ("2023-09-16", "180", "6"),
