@@ -109,8 +109,20 @@ class VwapStrategy(VwapRules):
         if open_time <= self._last_open_time:
             return no_output()  # already counted (warm-up overlap, a replay)
         self._last_open_time = open_time
-        self._feed(open_time, high, low, close, volume)
+        # `_feed` inlined (every closed candle of every symbol, every backtest bar, comes here)
+        self._candles.append((open_time, high, low, close, volume))
+        vwap = self._vwap
+        vwap.update(open_time, high, low, close, volume)
+        self._adx.update(high, low, close)
         p = self._params_v
+        # `_mature` inlined for the rule without a σ floor; with one, the method decides
+        if p.min_sigma_pct <= 0.0:
+            mature = not (vwap.volume <= 0.0 or close <= 0.0 or vwap.candles < p.min_candles_after_anchor)
+        else:
+            mature = self._mature(close)
+        self._is_mature = mature
+        if mature:
+            self._levels = vwap.levels()
         out: list[Output] = []
         if p.volatility_guard and self._guard.add_trade(now, close):
             out.append(self._guard_event(now))
