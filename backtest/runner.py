@@ -133,10 +133,17 @@ class Backtest(CandleUnfolding):
         resting = venue.live  # the venue's dict of live orders (never replaced): empty = nothing rests
         done = 0
         day_end = self._day_end(clock.now)
+        # With several symbols, every symbol's open at `t` (decisions on the candle that just closed,
+        # filled at `t`) comes before any symbol's candle unfolds past `t`: the engine has one clock.
+        deferred: list[tuple[SymbolRun, int, int]] | None = [] if len(states) > 1 else None
+        opened = -1
         for t, k, i in self._instants():
             run, strategy, on_bar, quiet_band, times, highs, lows, closes, volumes, span, last, guard = (
                 states[k]
             )
+            if deferred is not None and t != opened:
+                self._unfold_deferred(deferred)
+                opened = t
             clock.now = t
             if t >= day_end:
                 self._mark_equity(day_end)
@@ -154,6 +161,8 @@ class Backtest(CandleUnfolding):
                     self._act(run, outputs, t)
             if i == last:
                 self._force_close(run, t)
+            elif deferred is not None:
+                deferred.append((run, i, t))
             elif guard or resting:
                 self._unfold(run, i, t)
             elif strategy.position_side is not None:
@@ -166,10 +175,33 @@ class Backtest(CandleUnfolding):
             done += 1
             if progress is not None and not done & 0x3FFF:
                 progress(done)
+        if deferred is not None:
+            self._unfold_deferred(deferred)
         if progress is not None:
             progress(done)
         self._mark_equity(clock.now)
         return self.record
+
+    def _unfold_deferred(self, deferred: list[tuple[SymbolRun, int, int]]) -> None:
+        """Unfold the candles that opened at the same instant (their moments in time order)."""
+        live = self.venue.live
+        busy = []
+        for candle in deferred:
+            run, i, t = candle
+            if run.guard is None and not live:
+                if run.strategy.position_side is None:
+                    continue  # flat, nothing resting, no guard: no live update can matter
+                band = run.strategy.quiet_band()  # the loop's quiet-candle test, as for one symbol
+                s = run.series
+                inside = band is not None and band.low < s.lows[i] and s.highs[i] < band.high
+                if inside and band is not None and t + s.interval_ms <= band.until_ms:
+                    continue
+            busy.append(candle)
+        if len(busy) == 1:
+            self._unfold(*busy[0])
+        elif busy:
+            self._unfold_together(busy)
+        deferred.clear()
 
     def _instants(self) -> Iterator[tuple[int, int, int]]:
         """(open time, symbol's rank by name, index) of every candle in time order, symbols in name

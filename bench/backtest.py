@@ -164,6 +164,9 @@ def main() -> int:
     rss = max(r["rss_mib"] for r in runs)
     reasons = Counter(t[6] for t in mine)
     same = mine == reference
+    if not same:  # the first differences, side by side, so a failed check says what differs
+        for got, want in [(m, r) for m, r in zip(mine, reference, strict=False) if m != r][:5]:
+            print(f"differs: ours {got} reference {want}", file=sys.stderr)
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "pairs": a.pairs,
