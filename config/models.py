@@ -135,6 +135,9 @@ class SimulatorConfig(_Model):
     seed: Annotated[int, BeforeValidator(_whole)] = 7
     # Split every fill into this many trades, so partial fills happen (1: one trade per order).
     fill_parts: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=100)] = 1
+    # List this many USD-M perpetuals with real 2021 rules and real-candle price paths (scale tests;
+    # simulator/many_symbols.py) instead of the data folder's own symbols. None: the data folder's.
+    symbol_count: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=5000)] | None = None
 
     @field_validator("data")
     @classmethod

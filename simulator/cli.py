@@ -44,11 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765, 0 = any free port)")
     parser.add_argument("--speed", type=float, default=1.0,
-                        help="simulated seconds per real second (default 1)")
+                        help="simulated seconds per real second (default 1). Up to 60, Binance's cadence"
+                             " in simulated time (kline updates every 250 ms, mark price every 1 s / 3 s);"
+                             " faster, the wall-clock rate is capped at 60x's (240 kline updates and 60"
+                             " mark prices per symbol and second), so a candle gets 240*60/speed updates")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder with exchange_info.json and klines/ (default: the repo's data/)")
     parser.add_argument("--symbols", default=None,
-                        help="comma-separated symbols to replay (default: every symbol with klines)")
+                        help="comma-separated symbols to replay (default: every symbol with klines), or a"
+                             " number N: list N USD-M perpetuals with Binance's real 2021 rules and price"
+                             " paths derived from the shipped real candles (scale tests)")
     parser.add_argument("--synthetic", default="",
                         help="comma-separated SYNTHETIC symbols (seeded random walks) to add")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic markets")
@@ -77,8 +82,10 @@ async def _serve(args: argparse.Namespace, faults: FaultPlan, key: str, secret: 
     start_ms = WallClock().now_ms()
     clock = ScaledClock(start_ms, speed=args.speed)
     kline_ms, mark_ms = paced_update_intervals(args.speed)
+    count = int(args.symbols) if (args.symbols or "").strip().isdigit() else None
     exchange = SimulatedExchange.from_data(
-        args.data, start_ms=start_ms, symbols=_split(args.symbols) or None,
+        args.data, start_ms=start_ms, symbols=None if count else _split(args.symbols) or None,
+        count=count,
         synthetic_symbols=_split(args.synthetic), seed=args.seed,
         config=EngineConfig(fill_parts=args.fill_parts),
         kline_update_ms=kline_ms, mark_update_ms=mark_ms,
@@ -92,7 +99,9 @@ async def _serve(args: argparse.Namespace, faults: FaultPlan, key: str, secret: 
         print(f"simulator: REST {server.rest_url}", flush=True)
         print(f"simulator: streams {server.stream_url} (/market/stream, /public/stream, /private/stream,"
               " /ws, /stream)", flush=True)
-        print(f"simulator: symbols {', '.join(exchange.symbols())}; speed {args.speed:g}x", flush=True)
+        listed = exchange.symbols()
+        shown = ", ".join(listed) if len(listed) <= 20 else f"{len(listed)} ({', '.join(listed[:5])}, ...)"
+        print(f"simulator: symbols {shown}; speed {args.speed:g}x", flush=True)
         await stop.wait()
     print("simulator: stopped", flush=True)
 

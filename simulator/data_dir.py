@@ -13,6 +13,7 @@ from typing import Any
 from simulator.bars import DAY_MS
 from simulator.exchange_info import instruments_of, load_exchange_info, with_synthetic_symbols
 from simulator.kline_files import KlineSeries, load_kline_csv
+from simulator.many_symbols import ScaledSource, many_symbols_doc
 from simulator.replay import Replay
 from simulator.synthetic import SyntheticSeries
 
@@ -48,9 +49,13 @@ def load_markets(
     synthetic_symbols: Sequence[str] = (),
     seed: int = 0,
     history_days: int = 2,
+    count: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Replay]]:
     """The exchangeInfo document (SYNTHETIC symbols added) and a replay per symbol, `history_days`
-    of bars before `start_ms` (parameters as `SimulatedExchange.from_data`)."""
+    of bars before `start_ms` (parameters as `SimulatedExchange.from_data`). With `count`, the
+    first `count` symbols of `simulator/many_symbols.py` instead, each one replayed."""
+    if count is not None:
+        return _many_markets(data_dir, count, start_ms=start_ms, history_ms=history_days * DAY_MS)
     doc = with_synthetic_symbols(
         load_exchange_info(data_dir / "exchange_info.json"), list(synthetic_symbols)
     )
@@ -76,4 +81,26 @@ def load_markets(
         )
         series = SyntheticSeries(symbol, seed, base, tick, start_time=start_ms - history_ms)
         replays[symbol] = Replay(series, tick, start_ms=start_ms, history_ms=history_ms)
+    return doc, replays
+
+
+def _many_markets(
+    data_dir: Path, count: int, *, start_ms: int, history_ms: int
+) -> tuple[dict[str, Any], dict[str, Replay]]:
+    doc = many_symbols_doc(data_dir, count)
+    instruments = instruments_of(doc)
+    own: dict[str, Path] = {}
+    for path in sorted((data_dir / "klines").iterdir()):
+        match = _KLINE_FILE.match(path.name)
+        if match is not None:
+            own.setdefault(match.group(1), path)
+    series = {sym: KlineSeries(load_kline_csv(p), instruments[sym].tick_size if sym in instruments
+                               else Decimal("0.0001")) for sym, p in own.items()}
+    sources = sorted(series.values(), key=lambda s: -s.minutes)
+    replays: dict[str, Replay] = {}
+    for index, entry in enumerate(doc["symbols"]):
+        symbol = entry["symbol"]
+        tick = instruments[symbol].tick_size
+        source = series[symbol] if symbol in series else ScaledSource.for_symbol(index, sources, entry)
+        replays[symbol] = Replay(source, tick, start_ms=start_ms, history_ms=history_ms)
     return doc, replays

@@ -47,16 +47,18 @@ class SimulatedExchange(MarketEndpoints, OrderEndpoints, AccountEndpoints):
         config: EngineConfig | None = None,
         kline_update_ms: int = 250,
         mark_update_ms: int = 1000,
+        count: int | None = None,
     ) -> SimulatedExchange:
         """Load `data_dir`/exchange_info.json and `data_dir`/klines/* and start the market at `start_ms`.
 
         `symbols` limits the replayed real symbols (default: every symbol with a kline file);
         `synthetic_symbols` adds SYNTHETIC markets (seeded random walks; names missing from the
         document get a clone of WLDUSDT's rules). `history_days` of bars exist before `start_ms`.
+        `count` lists that many perpetuals with real rules instead (`simulator/many_symbols.py`).
         """
         doc, replays = load_markets(
             data_dir, start_ms=start_ms, symbols=symbols, synthetic_symbols=synthetic_symbols,
-            seed=seed, history_days=history_days,
+            seed=seed, history_days=history_days, count=count,
         )
         cfg = config or EngineConfig()
         cfg = EngineConfig(

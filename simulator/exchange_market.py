@@ -5,7 +5,8 @@ order: market payloads under their stream name (`adausdt@kline_1m`, `adausdt@mar
 `adausdt@markPrice`) and user-data payloads under the literal `USER_STREAM` ("user"). `wanted`
 limits market payloads to the named streams, so 500 loaded symbols cost nothing when 2 are watched.
 Kline updates come every `kline_update_ms` (250) of simulated time on a fixed grid, plus the x=true
-final update of a bar at the next minute's first instant; mark prices every 1 s (`@1s`) and 3 s.
+final update of a bar at the next minute's first instant; mark prices every 1 s (`@1s`) and 3 s
+(`paced_update_intervals`: Binance's cadence up to 60x, a capped wall-clock rate beyond).
 """
 
 from __future__ import annotations
@@ -22,15 +23,22 @@ from simulator.order_rules import mandatory
 from simulator.request_params import Params, int_param, opt_int
 from simulator.wire_values import num
 
+# The fastest simulated time at which Binance's own cadence is kept; beyond it the wall-clock rate
+# is capped at this speed's rate (per symbol: 240 kline updates and 60 mark prices a real second).
+EXACT_CADENCE_MAX_SPEED = 60.0
+
 
 def paced_update_intervals(speed: float) -> tuple[int, int]:
-    """(kline update ms, mark price ms) of simulated time for a venue running `speed` times real time.
+    """(kline update ms, 1 s mark price ms) of simulated time for a venue running `speed` times real time.
 
-    Binance pushes a kline update every 250 ms and a mark price every second. Faster than real
-    time, updates are spaced out in simulated time so a client still gets about 16 of each per
-    symbol and real second (a 5-second volatility window then sees fewer samples).
+    Up to 60x, Binance's cadence in simulated time: a kline update every 250 ms (240 per candle, as
+    on Binance) and a mark price every 1 s (3 s without @1s). Faster than 60x the wall-clock rate is
+    capped at 60x's (240 kline updates and 60 mark prices per symbol and real second): the intervals
+    grow with the speed, so a candle gets 240 x 60 / speed updates (24 at 600x) and a 5-second
+    window fewer samples. Documented in `--help` and the README.
     """
-    return int(250 * max(1.0, speed / 4)), int(1000 * max(1.0, speed / 16))
+    stretch = max(1.0, speed / EXACT_CADENCE_MAX_SPEED)
+    return int(250 * stretch), int(1000 * stretch)
 
 
 class MarketEndpoints(ExchangeCore):
@@ -58,7 +66,7 @@ class MarketEndpoints(ExchangeCore):
         # The cadences need not divide each other (a faster-than-real-time venue spaces updates
         # out), so the next instant is the earliest of each cadence's next multiple.
         cadences = [c for c, on in ((self._kline_ms, klines), (MINUTE_MS, klines),
-                                    (self._mark_ms, marks), (3000, marks3)) if on]
+                                    (self._mark_ms, marks), (3 * self._mark_ms, marks3)) if on]
         step = min(cadences) if cadences else 0
         if step == 0:
             self.engine.advance(now_ms)
@@ -81,7 +89,7 @@ class MarketEndpoints(ExchangeCore):
                     out.append((t, f"{sym.lower()}@kline_1m", wire_market.kline_stream(sym, bar, False, t)))
             for names, every, suffix in (
                 (marks, self._mark_ms, "@markPrice@1s"),
-                (marks3, 3000, "@markPrice"),
+                (marks3, 3 * self._mark_ms, "@markPrice"),
             ):
                 if t % every == 0:
                     for sym in names:

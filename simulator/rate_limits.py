@@ -157,6 +157,7 @@ class RateLimiter:
         self._limited_until = 0
         self._violations = 0
         self.banned_until = 0
+        self.weight_total = 0  # request weight admitted since start (what a client's start-up cost)
 
     def _used(self, rule: RateLimitRule, now: int) -> int:
         start, used = self._windows.get(rule, (0, 0))
@@ -202,6 +203,7 @@ class RateLimiter:
                 raise self._limit_error(rule, math.ceil((window_end - now) / 1000))
         for rule in self.rules:
             self._add(rule, now, weight if rule.kind == "REQUEST_WEIGHT" else orders)
+        self.weight_total += weight
 
     def forced_429(self) -> RateLimitExceeded:
         """The answer of the force-429 fault: the first weight limit, as if it had been reached."""

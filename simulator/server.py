@@ -241,9 +241,10 @@ class SimulatorServer:
         key = self.listen_keys.current
         for payload in self.faults.filter_user(user, wall):
             if key is not None:  # without a live listenKey events go nowhere, as on Binance
-                self.hub.publish_user(key, dumps(payload))
+                self.hub.publish_user(key, dumps(payload), str(payload.get("e", "")))
         for expired in self.listen_keys.take_expired():
-            self.hub.publish_user(expired, dumps({"e": "listenKeyExpired", "E": now, "listenKey": expired}))
+            self.hub.publish_user(expired, dumps({"e": "listenKeyExpired", "E": now, "listenKey": expired}),
+                                  "listenKeyExpired")
 
     def _resolve_market(self, name: str) -> str | None:
         if not self._market_names:

@@ -2,13 +2,19 @@
 
 Paths: `/ws`, `/ws/<stream>[/<stream>...]` (raw payloads), `/stream`, `/stream?streams=a/b` (combined
 `{"stream": name, "data": payload}` envelopes), each also under `/market`, `/public` and `/private`
-(always combined for `/<path>/stream`). A `listenKey=` query parameter subscribes that key. After
+(always combined for `/<path>/stream`). A `listenKey=` query parameter subscribes that key, and an
+`events=` one (`ORDER_TRADE_UPDATE/ACCOUNT_UPDATE`, `/` or `,` separated) limits the user-data
+events that socket receives to those types (listenKeyExpired always passes: it ends the key). After
 connecting, `{"method": "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST_SUBSCRIPTIONS" | "SET_PROPERTY" |
 "GET_PROPERTY", "params": [...], "id": ...}` work as on Binance; replies echo the id unchanged.
 
 Market streams (kline, markPrice) are delivered on /market and the generic paths, user data (the
 listenKey as a stream name) on /private and the generic paths. A known stream on the wrong path is
 accepted and stays silent, as Binance does since the 2026 path split; an unknown name gets an error.
+
+A client may send at most `max_incoming_per_s` (10) messages a second (pings, pongs and control
+messages alike): one more and the socket is closed, as Binance does. `peak_incoming_per_s` is the
+most any client sent within one second (the daemon's pacing shows there).
 
 Each connection has a bounded send queue: fan-out never waits for a client, and a client that falls
 behind by more than the queue is disconnected, as Binance disconnects slow consumers.
@@ -17,6 +23,7 @@ behind by more than the queue is disconnected, as Binance disconnects slow consu
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import re
@@ -49,11 +56,13 @@ class StreamConnection:
         self.path = path  # "", "market", "public" or "private"
         self.combined = combined
         self.subs: dict[str, tuple[str, str]] = {}  # client's name -> ("m", canonical) | ("u", key)
+        self.events: frozenset[str] | None = None  # user-data event types asked for (None: all)
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self.stalled = False
         self.closed = False
         self.sent = 0
         self.last_pong = time.monotonic()
+        self.incoming: collections.deque[float] = collections.deque()  # the last second's messages
 
     def offer(self, text: str) -> bool:
         """Queue one frame; False (and the caller disconnects us) when the client is too slow."""
@@ -84,6 +93,7 @@ class StreamHub:
         queue_size: int = 10_000,
         ping_interval_s: float = 180.0,
         pong_timeout_s: float = 600.0,
+        max_incoming_per_s: int = 10,
     ) -> None:
         self._resolve_market = resolve_market
         self._keys = listen_keys
@@ -95,6 +105,9 @@ class StreamHub:
         self._market: dict[str, dict[StreamConnection, str]] = {}  # canonical -> conn -> client name
         self._user: dict[str, set[StreamConnection]] = {}  # listenKey -> conns
         self.slow_disconnects = 0
+        self.max_incoming_per_s = max_incoming_per_s
+        self.rate_disconnects = 0  # sockets closed for sending too many messages
+        self.peak_incoming_per_s = 0
         self._closing: set[asyncio.Task[None]] = set()  # keep close tasks referenced until done
 
     # --- routes ------------------------------------------------------------------------------
@@ -117,6 +130,9 @@ class StreamHub:
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = StreamConnection(ws, request, path, combined, self._queue_size)
+        wanted = [e for e in request.query.get("events", "").replace(",", "/").split("/") if e]
+        if wanted:
+            conn.events = frozenset(wanted) | {"listenKeyExpired"}
         self.connections.add(conn)
         sender = asyncio.create_task(self._send_loop(conn))
         pinger = asyncio.create_task(self._ping_loop(conn))
@@ -126,6 +142,10 @@ class StreamHub:
                 if problem:
                     await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=problem.encode()[:120])
             async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.PING, WSMsgType.PONG) and self._too_many(conn):
+                    self.rate_disconnects += 1
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"Too many requests")
+                    break
                 if msg.type == WSMsgType.TEXT:
                     self._command(conn, msg.data)
                 elif msg.type == WSMsgType.PING:
@@ -142,6 +162,14 @@ class StreamHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(sender, pinger, return_exceptions=True)
         return ws
+
+    def _too_many(self, conn: StreamConnection) -> bool:
+        now = time.monotonic()
+        conn.incoming.append(now)
+        while conn.incoming[0] <= now - 1.0:
+            conn.incoming.popleft()
+        self.peak_incoming_per_s = max(self.peak_incoming_per_s, len(conn.incoming))
+        return len(conn.incoming) > self.max_incoming_per_s
 
     # --- subscriptions -----------------------------------------------------------------------
 
@@ -235,10 +263,12 @@ class StreamHub:
         for conn, name in list(self._market.get(stream, {}).items()):
             self._deliver(conn, conn.wrap(name, data_json))
 
-    def publish_user(self, key: str, data_json: str) -> None:
-        """Send one user-data payload to the sockets that subscribed `key`."""
+    def publish_user(self, key: str, data_json: str, event_type: str = "") -> None:
+        """Send one user-data payload (of type `event_type`, its "e") to the sockets that
+        subscribed `key` and asked for that type."""
         for conn in list(self._user.get(key, ())):
-            self._deliver(conn, conn.wrap(key, data_json))
+            if conn.events is None or event_type in conn.events:
+                self._deliver(conn, conn.wrap(key, data_json))
 
     def _deliver(self, conn: StreamConnection, frame: str) -> None:
         if not conn.offer(frame):

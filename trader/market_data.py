@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from core import channels
 from core.bus import Bus
+from core.errors import RateLimitedError
 from core.events import Candle, MarkPrice
 from database.engine import Database, upsert_candles
 from database.models import CandleRow
@@ -95,6 +96,7 @@ class MarketDataService:
         self.candles_backfilled = 0
         self.gaps_detected = 0
         self.backfill_failures = 0
+        self.weight_waits = 0  # klines requests that waited for the request-weight budget
 
     def _topic(self, symbol: str) -> str:
         topic = self._topics.get(symbol)
@@ -199,9 +201,7 @@ class MarketDataService:
             start = last_closed_open - (max(min_candles, 1) - 1) * MINUTE_MS
         fetched: list[Candle] = []
         while start <= last_closed_open:
-            page = await self._gateway.klines(
-                symbol, start_time=start, end_time=last_closed_open + MINUTE_MS - 1, limit=_KLINES_PAGE
-            )
+            page = await self._klines_page(symbol, start, last_closed_open)
             closed = [c for c in page if c.closed and start <= c.open_time <= last_closed_open]
             if not closed:
                 break
@@ -213,6 +213,26 @@ class MarketDataService:
             self.candles_backfilled += len(rows)
             _log.info("market_data.backfilled", symbol=symbol, candles=len(fetched))
         return fetched
+
+    async def _klines_page(self, symbol: str, start: int, last_closed_open: int) -> list[Candle]:
+        """One GET /fapi/v1/klines page from `start`, as cheap as the request weight allows.
+
+        Binance weighs klines by `limit` (1 under 100, 2 under 500, 5 up to 1000, 10 above), so the
+        limit asked for is the minutes wanted, not always the largest page: 500 symbols warming up
+        300 candles cost 1,000 of the 2,400 a minute instead of 5,000. When the shared budget is
+        spent, wait for the next window (a start-up with many symbols) instead of failing.
+        """
+        wanted = (last_closed_open - start) // MINUTE_MS + 1
+        while True:
+            try:
+                return await self._gateway.klines(
+                    symbol, start_time=start, end_time=last_closed_open + MINUTE_MS - 1,
+                    limit=max(1, min(_KLINES_PAGE, wanted)),
+                )
+            except RateLimitedError as exc:
+                self.weight_waits += 1
+                _log.info("market_data.waiting_for_weight", symbol=symbol, seconds=exc.retry_after)
+                await asyncio.sleep(max(exc.retry_after or 1.0, 0.1))
 
     async def history(self, symbol: str, count: int) -> list[Candle]:
         """The newest `count` stored closed candles, oldest first (strategy warm-up)."""

@@ -71,6 +71,7 @@ async def start_sim_venue(config: TraderConfig, *, start_ms: int | None = None) 
         history_days=max(2, config.engine.warmup_candles // 1440 + 2),
         kline_update_ms=kline_update_ms,
         mark_update_ms=mark_update_ms,
+        count=sim.symbol_count,
     )
     clock = ScaledClock(now, speed)
     server = SimulatorServer(exchange, clock, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET)

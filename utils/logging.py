@@ -31,6 +31,8 @@ import structlog
 from pydantic import SecretBytes, SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from utils.log_failures import CountingHandler
+
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and digits
 LOG_FILE_NAME = "trader.log"
@@ -134,11 +136,11 @@ class _OurHandler:
     """Marks the handlers configure_logging installed, so a second call replaces exactly those."""
 
 
-class _RotatingFile(logging.handlers.RotatingFileHandler, _OurHandler):
+class _RotatingFile(CountingHandler, logging.handlers.RotatingFileHandler, _OurHandler):
     pass
 
 
-class _Console(logging.StreamHandler, _OurHandler):  # type: ignore[type-arg]
+class _Console(CountingHandler, logging.StreamHandler, _OurHandler):  # type: ignore[type-arg]
     def filter(self, record: logging.LogRecord) -> bool:
         # structlog hands the event dict over as record.msg
         if isinstance(record.msg, dict) and record.msg.get(FILE_ONLY):
@@ -199,11 +201,13 @@ def configure_logging(
     handlers: list[logging.Handler] = []
     file_handler = _RotatingFile(log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     file_handler.setFormatter(_formatter(structlog.processors.JSONRenderer()))
+    file_handler.count_failures(str(log_file))
     handlers.append(file_handler)
     stream = sys.stderr
     if console if console is not None else _is_tty(stream):
         console_handler = _Console(stream)
         console_handler.setFormatter(_formatter(structlog.dev.ConsoleRenderer(colors=_is_tty(stream))))
+        console_handler.count_failures("stderr")
         handlers.append(console_handler)
 
     root = logging.getLogger()

@@ -34,6 +34,7 @@ import aiohttp
 import orjson
 import structlog
 
+from executor.binance.control_pacer import ControlPacer
 from executor.binance.json_fields import MalformedMessage
 
 __all__ = ["MAX_STREAMS_PER_CONNECTION", "ConnectionStatus", "RateLimitedLog", "SupervisedConnection"]
@@ -141,6 +142,7 @@ class SupervisedConnection:
         self.acknowledged = 0  # replies to our requests without an error (subscriptions confirmed)
         self._ever_connected = False
         self._connected_event = asyncio.Event()
+        self.pacer = ControlPacer(self._send_now)  # Binance: <= 10 incoming messages/s per socket
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -187,14 +189,18 @@ class SupervisedConnection:
         new = [s for s in streams if s not in self.streams]
         self.streams.update(new)
         if new and self.connected:
-            await self._send("SUBSCRIBE", new)
+            self.pacer.queue("SUBSCRIBE", new)  # paced and merged; a reconnect subscribes all anyway
 
     async def unsubscribe(self, streams: Iterable[str]) -> None:
         """Remove streams (no longer resubscribed after a reconnect)."""
         gone = [s for s in streams if s in self.streams]
         self.streams.difference_update(gone)
         if gone and self.connected:
-            await self._send("UNSUBSCRIBE", gone)
+            self.pacer.queue("UNSUBSCRIBE", gone)
+
+    async def flush(self) -> None:
+        """Wait until the subscription changes asked for so far have been sent."""
+        await self.pacer.flush()
 
     async def reconnect_now(self, reason: str) -> None:
         """Drop the socket; the supervisor reconnects (e.g. when the owner knows it is dead)."""
@@ -204,12 +210,17 @@ class SupervisedConnection:
     async def _close_socket(self) -> None:
         ws, self._ws = self._ws, None
         self.connected = False
+        self.pacer.cancel()
         if ws is not None and not ws.closed:
             # A stalled peer never answers the close frame: bounded by ClientWSTimeout.ws_close.
             with contextlib.suppress(Exception):
                 await ws.close()
 
     async def _send(self, method: str, params: list[str]) -> None:
+        await self.pacer.wait_turn()
+        await self._send_now(method, params)
+
+    async def _send_now(self, method: str, params: list[str]) -> None:
         ws = self._ws
         if ws is None or ws.closed:
             return
@@ -259,6 +270,7 @@ class SupervisedConnection:
             compress=0,
         )
         self._pending.clear()
+        self.pacer.reset()  # a new socket: its own message budget; everything is subscribed below
         now = time.monotonic()
         self._last_rx = self._last_data = now
         if self.streams:

@@ -40,7 +40,9 @@ class MarketStreams:
 
     `stream_url` is the venue's stream base (`/market/stream` is added); `sink(event)` receives
     each decoded Candle / MarkPrice (a plain function: it only publishes). Symbols are packed
-    `streams_per_connection // 2` per socket, so 500 symbols use 5 sockets at the default 200.
+    `streams_per_connection // 2` per socket, so 500 symbols use 5 sockets at the default 200
+    (Binance allows 1024 streams a socket; 200 keeps a reconnect's resubscribe and its back-fill
+    small). Control messages are paced per socket under Binance's 10 a second (`control_pacer.py`).
     `on_reconnect(callback)` registers `callback(symbols)` run after every reconnect of a socket,
     with that socket's symbols, so the owner can back-fill klines the drop may have cost.
     """
@@ -95,13 +97,16 @@ class MarketStreams:
     async def add_symbols(self, symbols: Iterable[str]) -> None:
         """Stream more symbols (live config edit): fill sockets with room, open new ones."""
         wanted = [s.upper() for s in dict.fromkeys(symbols) if s.upper() not in self._where]
+        added: dict[SupervisedConnection, list[str]] = {}
         for symbol in wanted:
             conn = next((c for c in self._connections if len(self._symbols[c]) < self._per_connection), None)
             if conn is None:
                 conn = self._new_connection()
             self._symbols[conn].add(symbol)
             self._where[symbol] = conn
-            await conn.subscribe(market_streams_for(symbol))
+            added.setdefault(conn, []).extend(market_streams_for(symbol))
+        for conn, streams in added.items():  # one SUBSCRIBE per socket, paced by the socket
+            await conn.subscribe(streams)
 
     async def remove_symbols(self, symbols: Iterable[str]) -> None:
         """Stop streaming symbols; a socket left with none is closed."""

@@ -164,6 +164,7 @@ class UserDataStream:
             if old is not None and old != key:
                 await self._conn.unsubscribe([old])
             await self._conn.subscribe([key])
+            await self._conn.flush()  # subscribed before the owner reconciles: nothing falls between
             _log.info("user_stream.renewed", reason=reason)
             self._reset(reason)
 

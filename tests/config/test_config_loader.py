@@ -98,7 +98,8 @@ def test_override_may_set_null_daily_quantity_only(tmp_path: Path) -> None:
         (
             "  seed: 7",
             "  seed: 7\n  colour: red",
-            "simulator.colour: unknown key (allowed: speed, data, starting_balance_usdt, seed, fill_parts)",
+            "simulator.colour: unknown key (allowed: speed, data, starting_balance_usdt, seed, fill_parts, "
+            "symbol_count)",
         ),
         (
             "      max_exposure_usdt: 1000",

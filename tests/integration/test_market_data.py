@@ -95,3 +95,15 @@ async def test_a_repeated_final_candle_is_stored_once(db: Database) -> None:
         await service.flush()
         assert _stored(db, "WLDUSDT").count(nxt.open_time) == 1
         assert len(sub) == 1
+
+
+async def test_warming_up_245_symbols_stays_within_the_request_weight_limit(db: Database) -> None:
+    # 245 klines requests: at the largest page's weight (10) that is 2,450 of the 2,400 a minute
+    # allows; a page sized to the 100 minutes wanted weighs 2.
+    async with simulated_venue(speed=1, count=245) as venue:
+        service = MarketDataService(venue.gateway, db, Bus(), venue.clock)
+        symbols = venue.server.exchange.symbols()
+        for symbol in symbols:
+            assert len(await service.warm_up(symbol, 100)) == 100
+        # The whole warm-up fits one minute's budget, whichever window boundaries it straddled.
+        assert venue.server.limiter.weight_total <= 2400 // 2

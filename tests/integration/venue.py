@@ -39,11 +39,13 @@ async def simulated_venue(
     symbols: tuple[str, ...] = ("WLDUSDT", "ADAUSDT"),
     start_ms: int | None = None,
     fill_parts: int = 1,
+    count: int | None = None,
 ) -> AsyncIterator[Venue]:
     """Start a simulator on a free port and a gateway against it; stop both afterwards."""
     now = start_ms if start_ms is not None else time.time_ns() // 1_000_000
     exchange = SimulatedExchange.from_data(
-        DATA, start_ms=now, symbols=list(symbols), seed=7, config=EngineConfig(fill_parts=fill_parts)
+        DATA, start_ms=now, symbols=list(symbols), seed=7, config=EngineConfig(fill_parts=fill_parts),
+        count=count,  # `count` perpetuals with real rules instead of `symbols` (many-symbol tests)
     )
     clock = ScaledClock(now, speed)
     server = SimulatorServer(exchange, clock)
