@@ -207,7 +207,9 @@ class Backtest(CandleUnfolding):
         """(open time, symbol's rank by name, index) of every candle in time order, symbols in name
         order at the same instant; produced as the loop goes (a list would cost ~130 bytes a candle)."""
         columns = [run.series.open_times for _, run in sorted(self.runs.items())]
-        if all(times == columns[0] for times in columns[1:]):  # one symbol, or the same candle times
+        if len(columns) == 1:
+            return zip(columns[0], repeat(0), count())
+        if all(times == columns[0] for times in columns[1:]):  # the same candle times
             k = len(columns)
             return zip(
                 chain.from_iterable(map(repeat, columns[0], repeat(k))),
