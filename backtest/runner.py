@@ -10,6 +10,9 @@ At each candle's open instant `t`, for each symbol (in name order, one shared ac
    stream's cadence where they can matter (live exits, the volatility guard), resting orders
    matched on the path, TTLs.
 
+At one instant `t` the stream's updates reach the strategy before the fills at `t` (held in
+`_held`), as in the daemon: the simulator sends an instant's market data first.
+
 Time is a simulated clock that jumps from event to event: no sleeps, no wall clock. The first
 `engine.warmup_candles` candles are history (`on_start`), as the daemon warms up from candles_1m.
 At the last candle's open, entries stop and what is still open is closed ("force").
@@ -27,7 +30,7 @@ from backtest.intrabar import Grid
 from backtest.orderflow import Record, SimClock, SymbolRun
 from backtest.series import BarSeries, PathPrices
 from backtest.unfold import CandleUnfolding
-from backtest.venue import BacktestVenue
+from backtest.venue import BacktestVenue, VenueEvent
 from config.models import TraderConfig
 from core.events import OrderType
 from core.instruments import Instrument
@@ -135,7 +138,7 @@ class Backtest(CandleUnfolding):
         day_end = self._day_end(clock.now)
         # With several symbols, every symbol's open at `t` (decisions on the candle that just closed,
         # filled at `t`) comes before any symbol's candle unfolds past `t`: the engine has one clock.
-        deferred: list[tuple[SymbolRun, int, int]] | None = [] if len(states) > 1 else None
+        deferred: list[tuple[SymbolRun, int, int, int]] | None = [] if len(states) > 1 else None
         opened = -1
         for t, k, i in self._instants():
             run, strategy, on_bar, quiet_band, times, highs, lows, closes, volumes, span, last, guard = (
@@ -150,28 +153,38 @@ class Backtest(CandleUnfolding):
                 day_end = self._day_end(t)
             if i == last:
                 strategy.entries_enabled = False  # no entry on the last candle
+            start = t
             if i > warmup:
                 # The previous candle closes now: what `on_candle` does when its final kline arrives.
                 j = i - 1
+                held: list[VenueEvent] | None = None
                 if resting or (t >= self._funding_due and strategy.position_side is not None):
+                    self._held = held = []
                     self._deliver(run, venue.advance(t), t)
                     self._funding_due = venue.engine.next_funding_time(run.series.symbol, t)
                 outputs = on_bar(times[j], times[j] + span, t, highs[j], lows[j], closes[j], volumes[j])
                 if outputs:
+                    if held is None:
+                        self._held = held = []
                     self._act(run, outputs, t)
+                if held is not None:
+                    if held and i != last and self.samples.at(t):
+                        self._speak(run, i, t)  # the updates at t, before the fills at t
+                        start = t + 1
+                    self._release(run, t)
             if i == last:
                 self._force_close(run, t)
             elif deferred is not None:
-                deferred.append((run, i, t))
+                deferred.append((run, i, t, start))
             elif guard or resting:
-                self._unfold(run, i, t)
+                self._unfold(run, i, t, start)
             elif strategy.position_side is not None:
                 # `_unfold`'s first test, here: most candles in a position stay inside the band.
                 band = quiet_band()
                 if band is None or not (
                     band.low < lows[i] and highs[i] < band.high and t + span < band.until_ms
                 ):
-                    self._unfold(run, i, t)
+                    self._unfold(run, i, t, start)
             done += 1
             if progress is not None and not done & 0x3FFF:
                 progress(done)
@@ -182,12 +195,12 @@ class Backtest(CandleUnfolding):
         self._mark_equity(clock.now)
         return self.record
 
-    def _unfold_deferred(self, deferred: list[tuple[SymbolRun, int, int]]) -> None:
+    def _unfold_deferred(self, deferred: list[tuple[SymbolRun, int, int, int]]) -> None:
         """Unfold the candles that opened at the same instant (their moments in time order)."""
         live = self.venue.live
         busy = []
         for candle in deferred:
-            run, i, t = candle
+            run, i, t, _ = candle
             if run.guard is None and not live:
                 if run.strategy.position_side is None:
                     continue  # flat, nothing resting, no guard: no live update can matter
