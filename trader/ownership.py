@@ -34,7 +34,7 @@ from trader.heartbeat import Heartbeat
 
 _log = structlog.get_logger(__name__)
 
-Reconcile = Callable[[str], Awaitable[Any]]
+Reconcile = Callable[[set[str]], Awaitable[Any]]  # symbols taken over -> a ReconcileReport
 Spawn = Callable[[str, Coroutine[Any, Any, Any]], Any]
 TAKEN_OVER = "taken over; reconciling it with the venue before trading"
 
@@ -85,14 +85,15 @@ class SymbolOwnership:
         """Block what is not ours at the risk gate now, report in the heartbeat, start the lease
         check. The start-up reconciliation covers the symbols owned so far."""
         heartbeat.register("ownership", self.status)
-        self.bind(pauses, orders.reconcile_now, lambda: [s.symbol for s in config().symbols])
+        orders.set_scope(self.in_scope)  # before its first await: the order manager's load sees it
+        self.bind(pauses, orders.take_over, lambda: [s.symbol for s in config().symbols])
         self._interval = lambda: float(config().engine.lease_check_interval_s)
         if self._locks is not None:
             spawn("ownership", self.run())
 
     def bind(self, pauses: EntryPauses, reconcile: Reconcile, symbols: Callable[[], list[str]]) -> None:
-        """From now on hold back at `pauses` what is not ours, and `reconcile(trigger)` a symbol
-        taken over before it trades."""
+        """From now on hold back at `pauses` what is not ours, and `reconcile(symbols)` symbols
+        taken over before they trade."""
         self._pauses, self._reconcile, self._symbols = pauses, reconcile, symbols
         self._apply(symbols())
 
@@ -138,7 +139,7 @@ class SymbolOwnership:
         self._pending &= ours
         self._apply(symbols)
         if self._pending and self._reconcile is not None:
-            report = await self._reconcile("ownership")
+            report = await self._reconcile(set(self._pending))
             if getattr(report, "result", None) is not ReconcileResult.FAILED:
                 self._pending.clear()
             self._apply(symbols)
@@ -171,6 +172,11 @@ class SymbolOwnership:
                 pauses.set_not_owned(symbol, lost)
             else:
                 pauses.set_not_owned(symbol, "ownership unproven: its lock is not taken yet")
+
+    def in_scope(self, symbol: str) -> bool:
+        """False while another daemon holds `symbol`: its orders and fills are that daemon's to
+        track. Unproven ownership stays in scope: our own orders' fills must still be booked."""
+        return symbol not in self.others
 
     def status(self) -> dict[str, Any]:
         """The heartbeat's `ownership` section."""

@@ -58,10 +58,11 @@ async def test_a_symbol_held_by_one_daemon_is_refused_to_the_other_and_named(
     assert pauses.exits_blocked("ETHUSDT") == "owned by daemon-a"  # its position is not ours to close
     assert pauses.pause_of("SOLUSDT") is None
     assert b.status()["owned_by_others"] == {"ETHUSDT": "daemon-a"}
+    assert not b.in_scope("ETHUSDT") and b.in_scope("SOLUSDT")  # its orders are daemon-a's to track
 
 
-async def _never_reconcile(trigger: str) -> None:
-    pytest.fail(f"nothing was taken over, yet a reconciliation was asked ({trigger})")
+async def _never_reconcile(symbols: set[str]) -> None:
+    pytest.fail(f"nothing was taken over, yet a reconciliation was asked ({symbols})")
 
 
 @pytest.mark.postgres
@@ -72,8 +73,8 @@ async def test_a_dead_daemons_symbol_is_taken_within_the_interval_and_reconciled
     pauses = EntryPauses(wait_for_reconciliation=False)
     seen_during_reconciliation: list[object] = []
 
-    async def reconcile(trigger: str) -> None:
-        seen_during_reconciliation.append((trigger, pauses.pause_of("ETHUSDT")))
+    async def reconcile(symbols: set[str]) -> None:
+        seen_during_reconciliation.append((symbols, pauses.pause_of("ETHUSDT")))
 
     b.bind(pauses, reconcile, lambda: B_SYMBOLS)
     b._interval = lambda: 0.2
@@ -85,7 +86,7 @@ async def test_a_dead_daemons_symbol_is_taken_within_the_interval_and_reconciled
     finally:
         lease.cancel()
         await asyncio.gather(lease, return_exceptions=True)
-    assert seen_during_reconciliation == [("ownership", (Reason.NOT_OWNED, TAKEN_OVER))]
+    assert seen_during_reconciliation == [({"ETHUSDT"}, (Reason.NOT_OWNED, TAKEN_OVER))]
     assert b.takeovers == 1
     assert b.others == {}  # BTCUSDT is not B's symbol: it is not taken, and nobody holds it now
 
@@ -96,10 +97,10 @@ async def test_a_lost_lock_connection_blocks_every_symbol_until_retaken_and_reco
 ) -> None:
     a, _ = pair
     pauses = EntryPauses(wait_for_reconciliation=False)
-    triggers: list[str] = []
+    triggers: list[set[str]] = []
 
-    async def reconcile(trigger: str) -> None:
-        triggers.append(trigger)
+    async def reconcile(symbols: set[str]) -> None:
+        triggers.append(symbols)
 
     a.bind(pauses, reconcile, lambda: A_SYMBOLS)
     assert pauses.pause_of("BTCUSDT") is None
@@ -111,7 +112,7 @@ async def test_a_lost_lock_connection_blocks_every_symbol_until_retaken_and_reco
     assert pauses.exits_blocked("BTCUSDT") is None  # unproven, not someone else's: closes may leave
     await a.check(A_SYMBOLS)  # the server answers again: retaken, reconciled first
     assert a.owned == {"BTCUSDT", "ETHUSDT"}
-    assert triggers == ["ownership"]
+    assert triggers == [{"BTCUSDT", "ETHUSDT"}]
     assert pauses.pause_of("BTCUSDT") is None and pauses.pause_of("ETHUSDT") is None
 
 

@@ -74,6 +74,12 @@ async def test_the_standby_skips_owned_symbols_and_takes_them_over_when_the_owne
             assert standby["ownership"]["owned_by_others"] == {"ADAUSDT": "alpha", "WLDUSDT": "alpha"}
             assert "not_owned: owned by alpha" in _blocks(standby, "WLDUSDT")
             assert "ownership.skipped" in beta.text() and "owned by alpha" in beta.text()
+            # Both run their strategies; only the owner's signals become orders.
+            await _until(alpha, lambda d: d["risk"]["accepted"] >= 1, "alpha trading")
+            refused = await _until(
+                beta, lambda d: d["risk"]["rejected"].get("not_owned", 0) >= 1, "beta refused"
+            )
+            assert refused["risk"]["accepted"] == 0
 
             await alpha.kill()  # kill -9: its session ends, the server frees its locks
             taken = await _until(
@@ -85,10 +91,15 @@ async def test_the_standby_skips_owned_symbols_and_takes_them_over_when_the_owne
             assert taken["ownership"]["takeovers"] == 2
             assert not any(b.startswith("not_owned") for b in _blocks(taken, "WLDUSDT"))
             assert await _reconciliations(postgres_url, "ownership") >= 1
+            await _until(beta, lambda d: d["risk"]["accepted"] >= 1, "beta trading the symbols taken over")
 
             await alpha.start()  # back: now the standby
             again = await alpha.wait_running()
             assert again["ownership"]["owned_by_others"] == {"ADAUSDT": "beta", "WLDUSDT": "beta"}
+            standing_by = await _until(
+                alpha, lambda d: d["risk"]["rejected"].get("not_owned", 0) >= 1, "alpha refused"
+            )
+            assert standing_by["risk"]["accepted"] == 0  # nothing traded twice
         finally:
             await cleanup(alpha, beta)
 
