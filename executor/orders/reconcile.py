@@ -315,7 +315,12 @@ class Reconciler:
     async def _positions(self, report: ReconcileReport) -> None:
         ctx = self._ctx
         venue = await with_retries(ctx.gateway.positions, ctx.wall)
-        ctx.positions = await ctx.db.run(order_store.load_positions)
+        before, ctx.positions = ctx.positions, await ctx.db.run(order_store.load_positions)
+        for symbol, stored in ctx.positions.items():
+            # Another daemon's position, as it last stored it: the risk gate's total exposure
+            # counts every daemon's (docs/scaling.md).
+            if not ctx.in_scope(symbol) and before.get(symbol) != stored:
+                ctx.publish_position(stored, ctx.clock.now_ms(), strategy=stored.strategy)
         busy = {o.symbol for o in ctx.registry.live.values()}
         for difference in position_differences(ctx.positions, venue, busy):
             if not ctx.in_scope(difference.symbol):
