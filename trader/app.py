@@ -186,7 +186,7 @@ class Daemon:
         self._db = db = Database(settings.database_url)
         self.alerts.start(db, read_heartbeat(settings.status_dir / "heartbeat.json"))  # before all else
         self._db_watch = DatabaseFileWatch(settings.database_url)
-        self._venue = venue = await start_venue(settings, config, self.mode)
+        self._venue = venue = await start_venue(settings, config, self.mode, db=db)
         self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
         endpoints = venue.endpoints
         self.heartbeat = heartbeat = Heartbeat(
