@@ -69,6 +69,7 @@ from trader.preflight import DatabaseFileWatch, check_writable_folders, with_sta
 from trader.shutdown import Shutdown
 from trader.sim_venue import SimVenue
 from trader.status_sections import DaemonStatus
+from trader.venue_clock import check_market_clock
 from trader.venue_start import StartedVenue, start_venue
 from utils.clock import Clock, WallClock
 
@@ -188,7 +189,6 @@ class Daemon:
         self._db_watch = DatabaseFileWatch(settings.database_url)
         self._venue = venue = await start_venue(settings, config, self.mode, db=db)
         self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
-        endpoints = venue.endpoints
         self.heartbeat = heartbeat = Heartbeat(
             settings.status_dir / "heartbeat.json",
             self.clock,
@@ -201,15 +201,13 @@ class Daemon:
         self._spawn("heartbeat", heartbeat.run())
         if self._paper is not None:
             heartbeat.register("paper", self._paper.status)
-        self._gateway = gateway = Gateway(endpoints, self.clock)
+        self._gateway = gateway = Gateway(venue.endpoints, self.clock)
         budget = config.engine.startup_retry_seconds
         await with_startup_retries(gateway.start, "connecting to the venue", budget_s=budget)
         info = await with_startup_retries(gateway.exchange_info, "reading exchangeInfo", budget_s=budget)
-        missing = [s.symbol for s in config.symbols if s.symbol not in info.instruments]
-        if missing:
-            raise ConfigError(
-                str(self.config_path), "symbols", f"not traded on this venue: {', '.join(missing)}"
-            )
+        check_market_clock(info.server_time, gateway.market_now_ms())  # or candles are misread
+        if missing := ", ".join(s.symbol for s in config.symbols if s.symbol not in info.instruments):
+            raise ConfigError(str(self.config_path), "symbols", f"not traded on this venue: {missing}")
         self._instruments = dict(info.instruments)
         if await with_startup_retries(
             gateway.dual_side_position, "reading the position mode", budget_s=budget

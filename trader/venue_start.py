@@ -4,7 +4,8 @@
   (`sim_venue.py`) and the daemon runs on its accelerated clock;
 - `paper`: the public market's streams, orders filled by a local simulator (`paper_venue.py`);
 - otherwise (testnet, live, or sim with TRADER_REST_URL / TRADER_STREAM_URL naming a standalone
-  simulator): the configured URLs, on the wall clock.
+  simulator): the configured URLs, on the wall clock, except that a standalone simulator's clock
+  (its speed and simulated now, `venue_clock.py`) is followed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from database.engine import Database
 from executor.binance.endpoints import VenueEndpoints, endpoints_for
 from trader.paper_venue import PaperVenue, start_paper_venue
 from trader.sim_venue import SimVenue, newest_market_time, start_sim_venue
+from trader.venue_clock import follow_venue_clock
 from utils.clock import Clock, WallClock
 
 
@@ -73,4 +75,6 @@ async def start_venue(
         )
         return StartedVenue(endpoints, sim.clock, endpoints.stream_url, sim=sim)
     endpoints = endpoints_for(settings, mode=mode)
-    return StartedVenue(endpoints, WallClock(), endpoints.stream_url)
+    # A standalone simulator may run its market faster than the wall clock: follow it.
+    clock = await follow_venue_clock(endpoints.rest_url) if mode is Mode.SIM else None
+    return StartedVenue(endpoints, clock or WallClock(), endpoints.stream_url)
