@@ -349,7 +349,8 @@ class Daemon:
             symbol_config.symbol, params, order_notional=symbol_config.order_notional_usdt
         )
         strategy.tick_size = self._instruments[symbol_config.symbol].tick_size
-        history = await self.market_data.warm_up(symbol_config.symbol, self.config.engine.warmup_candles)
+        count = max(self.config.engine.warmup_candles, strategy.history_needed(self.clock.now_ms()))
+        history = await self.market_data.warm_up(symbol_config.symbol, count)  # VWAP from its anchor
         runner = StrategyRunner(strategy, self.bus, self.clock, self._state_store)
         await runner.prepare(history)
         symbol = symbol_config.symbol
