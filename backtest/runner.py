@@ -10,6 +10,9 @@ At each candle's open instant `t`, for each symbol (in name order, one shared ac
    stream's cadence where they can matter (live exits, the volatility guard), resting orders
    matched on the path, TTLs.
 
+At one instant `t` the stream's updates reach the strategy before the fills at `t` (held in
+`_held`), as in the daemon: the simulator sends an instant's market data first.
+
 Time is a simulated clock that jumps from event to event: no sleeps, no wall clock. The first
 `engine.warmup_candles` candles are history (`on_start`), as the daemon warms up from candles_1m.
 At the last candle's open, entries stop and what is still open is closed ("force").
@@ -27,7 +30,7 @@ from backtest.intrabar import Grid
 from backtest.orderflow import Record, SimClock, SymbolRun
 from backtest.series import BarSeries, PathPrices
 from backtest.unfold import CandleUnfolding
-from backtest.venue import BacktestVenue
+from backtest.venue import BacktestVenue, VenueEvent
 from config.models import TraderConfig
 from core.events import OrderType
 from core.instruments import Instrument
@@ -139,19 +142,29 @@ class Backtest(CandleUnfolding):
                 day_end = self._day_end(t)
             if i == last:
                 strategy.entries_enabled = False  # no entry on the last candle
+            start = t
             if i > warmup:
                 # The previous candle closes now: what `on_candle` does when its final kline arrives.
                 j = i - 1
+                held: list[VenueEvent] | None = None
                 if venue.live or (t >= self._funding_due and strategy.position_side is not None):
+                    self._held = held = []
                     self._deliver(run, venue.advance(t), t)
                     self._funding_due = venue.engine.next_funding_time(symbol, t)
                 outputs = on_bar(times[j], times[j] + span, t, highs[j], lows[j], closes[j], volumes[j])
                 if outputs:
+                    if held is None:
+                        self._held = held = []
                     self._act(run, outputs, t)
+                if held is not None:
+                    if held and i != last and self.samples.at(t):
+                        self._speak(run, i, t)  # the updates at t, before the fills at t
+                        start = t + 1
+                    self._release(run, t)
             if i == last:
                 self._force_close(run, t)
             elif guard or venue.live or strategy.position_side is not None:
-                self._unfold(run, i, t)
+                self._unfold(run, i, t, start)
             done += 1
             if progress is not None and not done & 0x3FFF:
                 progress(done)

@@ -18,8 +18,8 @@ class CandleUnfolding(OrderFlow):
 
     engine_grid: Grid
 
-    def _unfold(self, run: SymbolRun, i: int, t: int) -> None:
-        """Candle `i` from its open to its last millisecond: only the moments that can matter."""
+    def _unfold(self, run: SymbolRun, i: int, t: int, start: int) -> None:
+        """Candle `i` (open `t`) from `start` to its last millisecond: the moments that can matter."""
         strategy = run.strategy
         resting = self.venue.has_resting
         s = run.series
@@ -36,9 +36,8 @@ class CandleUnfolding(OrderFlow):
                 max_range,
             )
         if full:
-            self._every_moment(run, i, t, end)
+            self._every_moment(run, i, start, end)
             return
-        start = t
         while start < end:
             band = strategy.quiet_band()
             if band is None:
@@ -63,11 +62,14 @@ class CandleUnfolding(OrderFlow):
                 self._deliver(run, venue.advance(expiry), expiry)
                 self._deliver(run, venue.expire(expiry), expiry)
             self.clock.now = t
-            if venue.has_resting:
+            resting = venue.has_resting
+            self._held = []  # this instant's fills reach the strategy after its updates
+            if resting:
                 self._deliver(run, venue.advance(t), t)
-                if expiry is not None and expiry == t:
-                    self._deliver(run, venue.expire(t), t)
             self._speak(run, i, t)
+            self._release(run, t)
+            if resting and expiry is not None and expiry == t:
+                self._deliver(run, venue.expire(t), t)
             t = grid.at_or_after(t + 1)
 
     def _speak(self, run: SymbolRun, i: int, t: int) -> None:

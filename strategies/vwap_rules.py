@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.decimals import to_api_string
 from core.events import Signal, SignalAction, VolatilityGuardTriggered
 from strategies.base import Strategy
 from strategies.indicators.adx import Adx
@@ -183,7 +184,9 @@ class VwapRules(Strategy):
         expired = now >= self._deadline_ms
         if not (hit_stop or hit_tp or expired):
             return None
-        exact = price if price is not None else Decimal(repr(price_f))
+        # One spelling of a price whatever its source wrote (the wire "1.316", the path "1.3160"):
+        # the signal's reason and inputs are stored and compared (`trader parity`).
+        exact = Decimal(to_api_string(price)) if price is not None else Decimal(repr(price_f))
         return self._close(exact, now, trigger, source, hit_stop=hit_stop, expired=expired)
 
     def _close(

@@ -191,18 +191,24 @@ async def test_candles_have_no_gap_after_a_disconnect_and_lost_klines(tmp_path: 
         assert daemon._sim is not None and daemon._streams is not None
         streams = daemon._streams
         server = daemon._sim.server
-        await asyncio.sleep(2)
+        clock = daemon.clock
+        runners = [daemon._runners[s] for s in ("WLDUSDT", "ADAUSDT")]
+        await _wait_for(lambda: all(r.candles >= 2 for r in runners), 30, "candles from the stream")
+        gap_from = clock.now_ms()
         server.inject("kline_gap", 5)  # five simulated minutes of kline messages never arrive
-        await asyncio.sleep(1.5)
+        await _wait_for(lambda: clock.now_ms() > gap_from + 6 * 60_000, 30, "the gap to pass")
         server.inject("ws_drop")  # and then every socket is cut
         await _wait_for(
             lambda: sum(s.reconnects for s in streams.status()) >= 1, 20, "the market stream to reconnect"
         )
-        await asyncio.sleep(2)
         # The lost minutes were noticed and fetched over REST (not merely skipped).
-        assert daemon.market_data.gaps_detected >= 1
         warm_up = 2 * daemon.config.engine.warmup_candles
-        assert daemon.market_data.candles_backfilled > warm_up
+        await _wait_for(
+            lambda: daemon.market_data.gaps_detected >= 1 and daemon.market_data.candles_backfilled > warm_up,
+            30, "the lost minutes to be back-filled",
+        )  # fmt: skip
+        before_stop = clock.now_ms()
+        await _wait_for(lambda: clock.now_ms() > before_stop + 2 * 60_000, 30, "two more minutes")
     for symbol in ("WLDUSDT", "ADAUSDT"):
         times = [t for (t,) in _query(db_file, f"select open_time from candles_1m where symbol = '{symbol}' "
                                                "order by open_time")]
