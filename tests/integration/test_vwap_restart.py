@@ -4,7 +4,8 @@ The daemon warmed a strategy up with the last `warmup_candles` (300) candles, so
 UTC had a VWAP and σ of the last five hours only. Now the warm-up reaches the anchor's start and 40
 ADX periods before it (`history_needed`), from the database or the venue's klines. Replayed real
 data on the simulator: a strategy restarted at 20:00 UTC (its persisted state restored, as the
-daemon does) computes every indicator value and makes every decision an uninterrupted run makes.
+daemon does) computes every indicator value and makes every decision an uninterrupted run makes;
+and the daemon itself, started at 20:00 UTC venue time, loads candles from before 00:00 UTC.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.events import Candle
 from database.engine import Database
 from database.migrate import upgrade
 from strategies.vwap import VwapStrategy
+from tests.integration.process_rig import DaemonProcess, cleanup
 from tests.integration.venue import Venue, simulated_venue
 from trader.market_data import MINUTE_MS, MarketDataService
 from utils.clock import ManualClock
@@ -84,3 +86,18 @@ async def test_a_restart_mid_day_computes_and_decides_as_an_uninterrupted_run(tm
     differing = [(e, a) for e, a in zip(expected, again, strict=True) if e != a]
     assert differing == [], f"{len(differing)} of {len(again)} candles differ, first: {differing[0]}"
     assert any(s[-1] for s in again), "no decision to compare: widen PARAMS"
+
+
+async def test_the_daemon_warms_up_from_the_anchor_and_the_adx_before_it(tmp_path: Path) -> None:
+    # The daemon as a process, started at 20:00 UTC venue time (it follows the simulator's clock).
+    async with simulated_venue(speed=600, start_ms=RESTARTED) as venue:
+        daemon = DaemonProcess(tmp_path, venue)
+        try:
+            await daemon.start()
+            await daemon.wait_running()
+        finally:
+            await cleanup(daemon)
+    first = {s: t for s, t in daemon.rows("select symbol, min(open_time) from candles_1m group by symbol")}
+    adx_periods = 40 * 14  # 40 periods of the shipped adx_period
+    for symbol in ("WLDUSDT", "ADAUSDT"):
+        assert first[symbol] <= DAY_START - adx_periods * MINUTE_MS, symbol  # not 15:00 (300 candles)
