@@ -35,7 +35,9 @@ async def test_warm_up_fills_history_and_a_restart_fetches_only_what_is_new(db: 
         history = await service.warm_up("WLDUSDT", 300)
         assert len(history) == 300
         assert all(c.closed for c in history)
-        assert [c.open_time for c in history] == _stored(db, "WLDUSDT")
+        stored = _stored(db, "WLDUSDT")
+        # The newest 300 are returned; a minute that closed during the fetch may be stored too.
+        assert [c.open_time for c in history] == stored[-300:] and len(stored) in (300, 301)
         _assert_contiguous(_stored(db, "WLDUSDT"))
         # Prices are the real replayed data, exact decimals.
         assert all(c.low <= c.close <= c.high for c in history)
@@ -71,7 +73,8 @@ async def test_a_lost_closed_candle_is_detected_and_backfilled(db: Database) -> 
                 await asyncio.sleep(0.02)
             times = _stored(db, "WLDUSDT")
             _assert_contiguous(times)
-            assert times[0] == history[0].open_time and times[-1] >= closed[-1].open_time
+            # (the warm-up may store a minute more than it returns when one closes while it fetches)
+            assert times[0] <= history[0].open_time and times[-1] >= closed[-1].open_time
             # Strategies got every missed candle, in order, exactly once.
             published = []
             while len(sub):
