@@ -28,6 +28,7 @@ from strategies.runner import StrategyRunner
 from trader.error_memory import LastErrorHandler
 from trader.heartbeat import DaemonState, Heartbeat
 from utils.clock import Clock
+from utils.latency import DECISION_LATENCY, LOOP_LAG, watch_loop_lag
 
 _ZERO = Decimal(0)
 DAY_MS = 86_400_000
@@ -256,6 +257,7 @@ class DaemonStatus:
         heartbeat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
         heartbeat.register("risk", self._risk.status)
         heartbeat.register("orders", self._orders.status)
+        heartbeat.register("performance", _performance)
         heartbeat.set_state_source(self.state)
         self._interval_s = heartbeat.interval_s
 
@@ -264,16 +266,26 @@ class DaemonStatus:
         database_problem: Callable[[], str | None] | None,
         on_database_lost: Callable[[str], Awaitable[None]],
     ) -> None:
-        """On the heartbeat's cadence: today's PnL from the database, and the database file itself."""
-        while True:
-            problem = database_problem() if database_problem is not None else None
-            if problem is not None and self.database_problem is None:
-                self.database_problem = problem
-                await on_database_lost(problem)
-            elif problem is None:
-                with contextlib.suppress(Exception):
-                    await self.refresh_pnl()
-            await asyncio.sleep(self._interval_s)
+        """On the heartbeat's cadence: today's PnL from the database, and the database file itself;
+        all along, the event loop's lag (the `performance` section)."""
+        lag = asyncio.ensure_future(watch_loop_lag())
+        try:
+            while True:
+                problem = database_problem() if database_problem is not None else None
+                if problem is not None and self.database_problem is None:
+                    self.database_problem = problem
+                    await on_database_lost(problem)
+                elif problem is None:
+                    with contextlib.suppress(Exception):
+                        await self.refresh_pnl()
+                await asyncio.sleep(self._interval_s)
+        finally:
+            lag.cancel()
+
+
+def _performance() -> dict[str, object]:
+    """Hot-path latency histograms (utils/latency.py): market event to strategy decision, loop lag."""
+    return {"decision": DECISION_LATENCY.summary(), "loop_lag": LOOP_LAG.summary()}
 
 
 __all__ = ["DaemonStatus"]
