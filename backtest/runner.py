@@ -6,89 +6,42 @@ At each candle's open instant `t`, for each symbol (in name order, one shared ac
    the final kline arrives, at `t`); its signals go to the risk judge (`executor/risk/judge.py`)
    and accepted orders to the venue (`backtest/venue.py`), which fills them on the matching engine
    at `t`: a decision on a closed candle acts at the next candle's open;
-2. the new candle unfolds (`backtest/intrabar.py`): live updates at the stream's cadence where
-   they can matter (live exits, the volatility guard), resting orders matched on the path, TTLs.
+2. the new candle unfolds (`backtest/unfold.py`, `backtest/intrabar.py`): live updates at the
+   stream's cadence where they can matter (live exits, the volatility guard), resting orders
+   matched on the path, TTLs.
 
 Time is a simulated clock that jumps from event to event: no sleeps, no wall clock. The first
 `engine.warmup_candles` candles are history (`on_start`), as the daemon warms up from candles_1m.
 At the last candle's open, entries stop and what is still open is closed ("force").
+What signals and venue events do is `backtest/orderflow.py`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
+from itertools import chain, count, cycle, repeat
 
-from backtest.intrabar import Grid, first_moment, guard_may_fire
+from backtest.intrabar import Grid
+from backtest.orderflow import Record, SimClock, SymbolRun
 from backtest.series import BarSeries, PathPrices
-from backtest.venue import BacktestVenue, VenueEvent
+from backtest.unfold import CandleUnfolding
+from backtest.venue import BacktestVenue
 from config.models import TraderConfig
-from core.events import (
-    Candle,
-    MarkPrice,
-    OrderType,
-    OrderUpdate,
-    PositionUpdate,
-    RiskDecision,
-    Signal,
-    SignalAction,
-    VolatilityGuardTriggered,
-)
+from core.events import OrderType
 from core.instruments import Instrument
 from executor.risk.judge import RiskJudge
-from simulator.bars import partial_bar
 from simulator.engine import MatchingEngine
 from simulator.engine_types import EngineConfig
 from simulator.funding import FundingSchedule
-from strategies.base import Strategy
 from strategies.registry import get_strategy
 
 _BPS = Decimal(10_000)
 Progress = Callable[[int], None]
 
 
-class SimClock:
-    """The backtest's one clock for market and network: it moves only when the loop moves it."""
-
-    speed = 1.0
-
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now / 1000
-
-    async def sleep(self, seconds: float) -> None:  # nothing in a backtest waits
-        self.now += int(seconds * 1000)
-
-
-@dataclass(slots=True)
-class _Run:
-    """One symbol: its strategy, candles and price path."""
-
-    strategy: Strategy
-    series: BarSeries
-    path: PathPrices
-    guard: tuple[int, float] | None  # (window ms, max range) when the strategy's guard listens
-
-
-@dataclass(slots=True)
-class Record:
-    """Everything a backtest decided and did, for the report."""
-
-    signals: list[Signal] = field(default_factory=list)
-    decisions: list[RiskDecision] = field(default_factory=list)
-    guard_events: list[VolatilityGuardTriggered] = field(default_factory=list)
-    order_updates: list[OrderUpdate] = field(default_factory=list)
-    equity: list[tuple[int, Decimal]] = field(default_factory=list)  # (time, equity) at each day's end
-
-
-class Backtest:
+class Backtest(CandleUnfolding):
     """One run over `series` (symbol -> candles) with the configuration's strategies and limits."""
 
     def __init__(
@@ -131,7 +84,7 @@ class Backtest:
         self.engine_grid = Grid(bt.kline_update_ms, bt.mark_update_ms, minutes=True)
         self.record = Record()
         self._funding_due = 0  # the next funding time the engine must be moved through
-        self.runs: dict[str, _Run] = {}
+        self.runs: dict[str, SymbolRun] = {}
         for entry in config.symbols:
             if entry.symbol not in series:
                 continue
@@ -144,7 +97,8 @@ class Backtest:
             if band is not None and band.guard_range is not None:
                 window = float(getattr(strategy.params, "volatility_window_seconds", 5.0))
                 guard = (int(window * 1000), band.guard_range)
-            self.runs[entry.symbol] = _Run(strategy, series[entry.symbol], self.paths[entry.symbol], guard)
+            run = SymbolRun(strategy, series[entry.symbol], self.paths[entry.symbol], guard)
+            self.runs[entry.symbol] = run
 
     # --- the loop -----------------------------------------------------------------------------------
 
@@ -206,197 +160,21 @@ class Backtest:
         self._mark_equity(clock.now)
         return self.record
 
-    def _instants(self) -> list[tuple[int, str, int]]:
-        if len(self.runs) == 1:
-            ((symbol, run),) = self.runs.items()
-            return [(t, symbol, i) for i, t in enumerate(run.series.open_times)]
-        merged = heapq.merge(
-            *(
-                [(t, symbol, i) for i, t in enumerate(run.series.open_times)]
-                for symbol, run in sorted(self.runs.items())
+    def _instants(self) -> Iterator[tuple[int, str, int]]:
+        """(open time, symbol, index) of every candle in time order, symbols in name order at the
+        same instant; produced as the loop goes (a list of them would cost ~130 bytes a candle)."""
+        symbols = sorted(self.runs)
+        columns = [self.runs[symbol].series.open_times for symbol in symbols]
+        if all(times == columns[0] for times in columns[1:]):  # one symbol, or the same candle times
+            k = len(symbols)
+            return zip(
+                chain.from_iterable(map(repeat, columns[0], repeat(k))),
+                cycle(symbols),
+                chain.from_iterable(map(repeat, range(len(columns[0])), repeat(k))),
             )
-        )
-        return list(merged)
-
-    def _unfold(self, run: _Run, i: int, t: int) -> None:
-        """Candle `i` from its open to its last millisecond: only the moments that can matter."""
-        strategy = run.strategy
-        resting = self.venue.has_resting
-        s = run.series
-        end = t + s.interval_ms
-        full = resting
-        if not full and run.guard is not None and i > 0:
-            window, max_range = run.guard
-            full = guard_may_fire(
-                (s.opens[i], s.highs[i], s.lows[i]),
-                (s.closes[i - 1], s.highs[i - 1], s.lows[i - 1]),
-                float(s.tick),
-                s.interval_ms,
-                window,
-                max_range,
-            )
-        if full:
-            self._every_moment(run, i, t, end)
-            return
-        start = t
-        while start < end:
-            band = strategy.quiet_band()
-            if band is None:
-                self._every_moment(run, i, start, end)
-                return
-            if band.low < s.lows[i] and s.highs[i] < band.high and end <= band.until_ms:
-                return
-            moment = first_moment(s.bar(i), s.tick, self.samples, start, band)
-            if moment is None:
-                return
-            self._speak(run, i, moment)
-            start = moment + 1
-
-    def _every_moment(self, run: _Run, i: int, start: int, end: int) -> None:
-        venue = self.venue
-        grid = self.engine_grid
-        t = grid.at_or_after(start)
-        while t < end:
-            expiry = venue.next_expiry()
-            if expiry is not None and expiry < t:
-                self.clock.now = expiry
-                self._deliver(run, venue.advance(expiry), expiry)
-                self._deliver(run, venue.expire(expiry), expiry)
-            self.clock.now = t
-            if venue.has_resting:
-                self._deliver(run, venue.advance(t), t)
-                if expiry is not None and expiry == t:
-                    self._deliver(run, venue.expire(t), t)
-            self._speak(run, i, t)
-            t = grid.at_or_after(t + 1)
-
-    def _speak(self, run: _Run, i: int, t: int) -> None:
-        """The live updates of the stream at instant `t` (kline first, then the mark price)."""
-        self.clock.now = t
-        strategy = run.strategy
-        s = run.series
-        if self.samples.is_kline(t):
-            bar = partial_bar(s.bar(i), t - s.open_times[i], s.tick)
-            candle = Candle(
-                s.symbol,
-                bar.open_time,
-                bar.close_time,
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                bar.volume,
-                bar.quote_volume,
-                bar.trades,
-                False,
-                t,
-            )
-            outputs = strategy.on_candle_update(candle)
-            if outputs:
-                self._act(run, outputs, t)
-        if self.samples.is_mark(t):
-            outputs = strategy.on_mark_price(self._mark(run, t))
-            if outputs:
-                self._act(run, outputs, t)
-
-    # --- decisions and orders -----------------------------------------------------------------------
-
-    def _mark(self, run: _Run, t: int) -> MarkPrice:
-        price = run.path.price_at(t)
-        engine = self.venue.engine
-        nxt = engine.next_funding_time(run.series.symbol, t)
-        return MarkPrice(run.series.symbol, price, price, engine.funding_rate(run.series.symbol, nxt), nxt, t)
-
-    def _act(self, run: _Run, outputs: list[Signal | VolatilityGuardTriggered], now: int) -> None:
-        record = self.record
-        for output in outputs:
-            if type(output) is not Signal:
-                assert isinstance(output, VolatilityGuardTriggered)
-                record.guard_events.append(output)
-                self._deliver(run, self.venue.cancel_entries(output.symbol, now, "volatility guard"), now)
-                continue
-            record.signals.append(output)
-            mark_time = now - now % self.samples.mark_ms
-            mark = self._mark(run, mark_time)
-            self.judge.state.on_mark(mark)
-            decision, requests = self.judge.judge(output)
-            record.decisions.append(decision)
-            followups = run.strategy.on_risk_decision(decision)
-            for request in requests:
-                self._deliver(run, self.venue.submit(request, now, mark.mark_price), now)
-            if followups:
-                self._act(run, followups, now)
-
-    def _deliver(self, run: _Run, events: list[VenueEvent], now: int) -> None:
-        for event in events:
-            owner = self.runs.get(event.symbol, run)
-            if type(event) is OrderUpdate:
-                self.record.order_updates.append(event)
-                self.judge.state.on_order_update(event)
-                outputs = owner.strategy.on_order_update(event)
-            else:
-                assert isinstance(event, PositionUpdate)
-                self.judge.on_position(event)
-                outputs = owner.strategy.on_position(event)
-            if outputs:
-                self._act(owner, outputs, now)
-
-    def _force_close(self, run: _Run, t: int) -> None:
-        symbol = run.series.symbol
-        if self.venue.has_resting:
-            self._deliver(run, self.venue.advance(t), t)
-            for order in list(self.venue.live.values()):
-                if order.symbol == symbol:
-                    order.expire_time = t
-            self._deliver(run, self.venue.expire(t), t)
-        if self.venue.position(symbol).quantity == 0:
-            return
-        price = run.path.price_at(t)
-        signal = Signal(
-            signal_id=f"{symbol}:backtest:force:{t}",
-            symbol=symbol,
-            strategy=run.strategy.name,
-            action=SignalAction.CLOSE,
-            reason=f"end of the backtest: the position is closed at the last candle's open {price}",
-            price=price,
-            event_time=t,
-            inputs={"rule": "force", "price": str(price), "price_source": "open"},
-        )
-        self._act(run, [signal], t)
-
-    # --- equity ---------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _day_end(t: int) -> int:
-        return t - t % 86_400_000 + 86_400_000
-
-    def _mark_equity(self, t: int) -> None:
-        engine = self.venue.engine
-        wallet = engine.account.wallet
-        unrealized = Decimal(0)
-        for position in engine.account.positions():
-            if position.amount:
-                unrealized += engine.account.unrealized(
-                    position.symbol, self.paths[position.symbol].price_at(t - 1)
-                )
-        self.record.equity.append((t, wallet + unrealized))
-
-    def _candle(self, s: BarSeries, i: int) -> Candle:
-        bar = s.bar(i)
-        return Candle(
-            s.symbol,
-            bar.open_time,
-            bar.close_time,
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.quote_volume,
-            bar.trades,
-            True,
-            bar.close_time + 1,
-        )
+        pairs = zip(symbols, columns, strict=True)
+        per_symbol = (zip(times, repeat(symbol), count()) for symbol, times in pairs)
+        return heapq.merge(*per_symbol)
 
 
-__all__ = ["Backtest", "Record", "SimClock"]
+__all__ = ["Backtest", "Progress", "Record", "SimClock"]

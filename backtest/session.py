@@ -61,8 +61,10 @@ def run_session(
         raise ValueError("no candles for any configured symbol")
     backtest = Backtest(config, series, instruments, funding=funding, funding_rate=funding_rate or Decimal(0))
     started = time.perf_counter()
+    cpu_started = time.process_time()  # CPU time: what a loaded machine distorts least
     record = backtest.run(progress)
     loop_seconds = time.perf_counter() - started
+    loop_cpu_seconds = time.process_time() - cpu_started
     venue = backtest.venue
     signals: dict[str, Signal] = {s.signal_id: s for s in record.signals}
     by_order = {
@@ -88,6 +90,7 @@ def run_session(
     decisions = Counter(d.reason for d in record.decisions)
     if timing is not None:
         timing["loop_seconds"] = loop_seconds
+        timing["loop_cpu_seconds"] = loop_cpu_seconds
     report = build_report(info, trades, record.equity, decisions=decisions, timing=timing)
     return Outcome(report, trades, record, loop_seconds)
 

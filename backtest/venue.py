@@ -206,6 +206,7 @@ class BacktestVenue:
                 fill.quantity,
                 fill.price,
                 commission=fill.commission,
+                commission_asset=fill.commission_asset,
                 time=fill.time,
             )
             self.positions[fill.symbol] = position
@@ -219,6 +220,8 @@ class BacktestVenue:
                     realized_pnl=position.realized_pnl,
                     event_time=fill.time,
                     strategy=position.strategy or strategy,
+                    fees=position.fees,
+                    funding=position.funding,
                 )
             )
         elif changed:

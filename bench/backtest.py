@@ -17,7 +17,6 @@ import copy
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -90,8 +89,7 @@ def _setup(folder: Path, pairs: int, no_trade: bool) -> tuple[Path, Path]:
 def _run_once(folder: Path, config: Path, info: Path) -> dict[str, float]:
     out = folder / "report.json"
     started = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
+    child = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -109,13 +107,23 @@ def _run_once(folder: Path, config: Path, info: Path) -> dict[str, float]:
             str(folder / "trades.csv"),
             "--quiet",
         ],
-        check=True,
         cwd=ROOT,
     )
+    # wait4: this child's own CPU time and peak RSS (RUSAGE_CHILDREN would also count the candle
+    # generator, whose numpy arrays can outweigh a small backtest).
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
     whole = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report = json.loads(out.read_text())
-    return {"whole_s": whole, "loop_s": report["timing"]["loop_seconds"], "rss_mib": max(rss, before) / 1024}
+    if child.returncode != 0:
+        raise SystemExit(f"trader backtest exited with {child.returncode}")
+    timing = json.loads(out.read_text())["timing"]
+    return {
+        "whole_s": whole,
+        "whole_cpu_s": usage.ru_utime + usage.ru_stime,
+        "loop_s": timing["loop_seconds"],
+        "loop_cpu_s": timing["loop_cpu_seconds"],
+        "rss_mib": usage.ru_maxrss / 1024,
+    }
 
 
 def main() -> int:
@@ -125,6 +133,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--trades-out", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="+ one cProfile'd loop: top N")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -145,9 +154,13 @@ def main() -> int:
         ]
         mine.sort(key=lambda t: (t[0], t[2]))
         reference = _reference(folder / "candles", a.pairs)
+        if a.profile:
+            _profile(folder, config, info, a.profile)
     bars = report["period"]["candles"]
     whole = statistics.median(r["whole_s"] for r in runs)
     loop = statistics.median(r["loop_s"] for r in runs)
+    whole_cpu = statistics.median(r["whole_cpu_s"] for r in runs)
+    loop_cpu = statistics.median(r["loop_cpu_s"] for r in runs)
     rss = max(r["rss_mib"] for r in runs)
     reasons = Counter(t[6] for t in mine)
     same = mine == reference
@@ -161,6 +174,11 @@ def main() -> int:
         "loop_bars_per_s": round(bars / loop),
         "whole_process_s": round(whole, 3),
         "loop_s": round(loop, 3),
+        "whole_process_cpu_bars_per_s": round(bars / whole_cpu),
+        "loop_cpu_bars_per_s": round(bars / loop_cpu),
+        "whole_process_cpu_s": round(whole_cpu, 3),
+        "loop_cpu_s": round(loop_cpu, 3),
+        "all_runs": [{k: round(v, 3) for k, v in r.items()} for r in runs],
         "max_rss_mib": round(rss, 1),
         "trades": len(mine),
         "exits_by_reason": dict(sorted(reasons.items())),
@@ -175,6 +193,26 @@ def main() -> int:
     if a.json is not None:
         a.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0 if same else 1
+
+
+def _profile(folder: Path, config: Path, info: Path, top: int) -> None:
+    """One run of the backtest loop in this process under cProfile (loading not profiled)."""
+    import cProfile
+    import pstats
+
+    sys.path.insert(0, str(ROOT))
+    from backtest.loading import load_files
+    from backtest.session import run_session
+    from config.loader import load_config
+    from simulator.exchange_info import instruments_of, load_exchange_info
+
+    instruments = instruments_of(load_exchange_info(info))
+    series = load_files([folder / "candles"], {s: i.tick_size for s, i in instruments.items()})
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_session(load_config(config), series, instruments, funding_rate=Decimal(0))
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(top)
 
 
 def _reference(candles: Path, pairs: int) -> list[tuple[str, str, int, Decimal, int, Decimal, str]]:

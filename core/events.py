@@ -242,7 +242,11 @@ class OrderUpdate:
 
 @dataclass(frozen=True, slots=True)
 class PositionUpdate:
-    """A symbol's position after a fill or an account update. `quantity` is signed (short < 0)."""
+    """A symbol's position after a fill or an account update. `quantity` is signed (short < 0).
+
+    `realized_pnl` (gross, like Binance's `rp`), `fees` (USDT commissions paid, > 0) and `funding`
+    (received > 0, paid < 0) are cumulative for the symbol; `net_realized` is what the account
+    gained from them, what the risk limits count."""
 
     symbol: str
     quantity: Decimal
@@ -250,6 +254,13 @@ class PositionUpdate:
     realized_pnl: Decimal
     event_time: int
     strategy: str = ""
+    fees: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
+
+    @property
+    def net_realized(self) -> Decimal:
+        """Realized PnL net of USDT fees and funding."""
+        return self.realized_pnl - self.fees + self.funding
 
 
 # --- account ------------------------------------------------------------------------------------

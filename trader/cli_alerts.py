@@ -12,8 +12,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from alerts.send_now import send_now
-from alerts.slack import describe_destination
 from config.loader import effective_mode, load_config, load_settings
 from config.models import TraderConfig
 from config.secrets import default_resolver, references, resolve_secrets
@@ -60,6 +58,8 @@ def alerts_test_command(args: argparse.Namespace) -> int:
     mode = effective_mode(settings, config)
     text = f"test message from trader on {socket.gethostname()}: if you read this, alerts reach you"
     alert = Alert.of(AlertKind.TEST, text, time=WallClock().now_ms())
+    from alerts.send_now import send_now  # the alert store (SQLModel) only when a test is sent
+
     result = send_now(settings, alert, mode=mode, attempts=1)
     if result.ok:
         print("OK")
@@ -70,6 +70,8 @@ def alerts_test_command(args: argparse.Namespace) -> int:
 
 def alerts_report(settings: Settings, config: TraderConfig) -> dict[str, Any]:
     """The `alerts:` section of `config check`: the destination and the settings in force."""
+    from alerts.slack import describe_destination  # imports the alerts package (its store)
+
     alerts = config.alerts
     return {
         "destination": describe_destination(settings),

@@ -19,7 +19,6 @@ from typing import Any
 
 from config.loader import load_config, load_settings
 from core.errors import ConfigError
-from trader.backtest_candles import from_database
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -145,6 +144,8 @@ def backtest_command(args: argparse.Namespace) -> int:
     else:
         if interval_ms is None:
             raise ConfigError("--interval", "interval", "'file' needs --data; give 1m, 3m, 1h...")
+        from trader.backtest_candles import from_database  # the database stack only when it is read
+
         try:
             candles = from_database(
                 settings.database_url, data_dir / "klines", wanted, ticks, args.interval, args.start, args.end

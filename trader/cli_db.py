@@ -18,7 +18,6 @@ from rich.console import Console
 from config.loader import load_settings
 from config.settings import PROJECT_ROOT, Settings, redact_database_url
 from core.errors import TraderError
-from database.engine import sqlite_path
 from trader.backup import BackupError, BackupResult, Contents, inspect
 
 DEFAULT_KEEP = 14
@@ -106,6 +105,8 @@ def backup_command(args: argparse.Namespace) -> int:
     """Take one verified backup; print where it is and what it holds."""
     settings = _settings()
     console = Console(soft_wrap=True, highlight=False)
+    from database.engine import sqlite_path  # SQLAlchemy only for a db command, not every CLI start
+
     database = sqlite_path(settings.database_url)
     try:
         with console.status("backing up the database…"):
@@ -143,6 +144,8 @@ def restore_command(args: argparse.Namespace) -> int:
     if not backup.is_file():
         print(f"{backup}: no such file", file=sys.stderr)
         return 2
+    from database.engine import sqlite_path  # SQLAlchemy only for a db command, not every CLI start
+
     database = sqlite_path(settings.database_url)
     shown = redact_database_url(settings.database_url)
     busy = running_daemon(settings.status_dir, database)

@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 
-from alerts.send_now import send_now
 from config.loader import effective_mode, load_config, load_settings
 from config.models import AlertsConfig
 from config.secrets import default_resolver, references, resolve_secrets
@@ -80,6 +79,8 @@ class SlackNotifier:
             return
         chosen = self._alerts.severity(alert_kind, Severity(severity.lower()))
         alert = Alert.of(alert_kind, text, time=int(time.time() * 1000), severity=chosen)
+        from alerts.send_now import send_now  # the alert store (SQLModel): only when an alert is due
+
         result = send_now(self._settings, alert, mode=self._mode(), database_url=self._settings.database_url)
         if not result.ok:
             _log.warning("watchdog.alert_undelivered", kind=kind, reason=result.reason)

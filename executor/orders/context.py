@@ -129,6 +129,8 @@ class OrderContext:
                 realized_pnl=position.realized_pnl,
                 event_time=event_time,
                 strategy=position.strategy or strategy,
+                fees=position.fees,
+                funding=position.funding,
             ),
         )
 

@@ -63,6 +63,7 @@ from executor.venue_api import OrderGateway
 from utils.clock import Clock, WallClock
 
 _log = structlog.get_logger(__name__)
+_SENDING = (OrderState.PENDING_NEW, OrderState.SENT, OrderState.UNKNOWN)
 
 
 class OrderManager:
@@ -351,6 +352,9 @@ class OrderManager:
             f"({event.strategy})"
         )
         _log.warning("order_manager.volatility_guard", symbol=event.symbol, reason=reason)
+        for order in self.open_orders(event.symbol):
+            if not order.request.reduce_only and (order.busy or order.state in _SENDING):
+                self._ttl.cancel_once_sent(order, reason)  # sent, answer not back: cancel it once it rests
         self._ctx.spawn(self.cancel_entries(reason, event.symbol), name=f"om.guard.{event.symbol}")
 
     # --- housekeeping ---------------------------------------------------------------------------

@@ -10,7 +10,10 @@ A position is a signed quantity (short < 0) with an average entry price:
   the remainder at the fill price.
 
 Realized PnL is gross, like Binance's `rp`; commissions accumulate in `fees` (positive = paid) and
-funding payments in `funding` (the wallet change: negative = paid). These are pure functions; the
+funding payments in `funding` (the wallet change: negative = paid); `net_realized` is the three
+together. `fees` counts only commissions charged in USDT (`FEE_ASSET`): a commission paid in another
+asset (BNB, with the BNB fee discount) is not a USDT amount and is never added as one; it stays in
+the `fills` table with its asset (the daily summary lists it per asset). These are pure functions; the
 order manager persists the result and de-duplicates fills by (symbol, trade_id) before booking.
 `PositionBook` is the in-memory book with that de-duplication built in.
 """
@@ -23,6 +26,7 @@ from decimal import Decimal
 from core.events import Side
 
 _ZERO = Decimal(0)
+FEE_ASSET = "USDT"  # the asset positions, PnL and the risk limits are counted in
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,11 @@ class Position:
     def is_flat(self) -> bool:
         return self.quantity == _ZERO
 
+    @property
+    def net_realized(self) -> Decimal:
+        """Realized PnL net of USDT fees and funding."""
+        return self.realized_pnl - self.fees + self.funding
+
     def unrealized_pnl(self, mark_price: Decimal) -> Decimal:
         """PnL of the open quantity at `mark_price`."""
         return (mark_price - self.entry_price) * self.quantity
@@ -55,14 +64,15 @@ def apply_fill(
     price: Decimal,
     *,
     commission: Decimal = _ZERO,
+    commission_asset: str = FEE_ASSET,
     time: int = 0,
 ) -> tuple[Position, Decimal]:
-    """Book one fill; returns the new position and the PnL this fill realized."""
+    """Book one fill; returns the new position and the (gross) PnL this fill realized."""
     if quantity <= _ZERO:
         raise ValueError(f"fill quantity must be positive, got {quantity}")
     signed = quantity if side is Side.BUY else -quantity
     old = position.quantity
-    fees = position.fees + commission
+    fees = position.fees + commission if commission_asset == FEE_ASSET else position.fees
     updated = max(time, position.updated_time)
 
     if old == _ZERO or (old > _ZERO) == (signed > _ZERO):
@@ -137,6 +147,7 @@ class PositionBook:
         price: Decimal,
         *,
         commission: Decimal = _ZERO,
+        commission_asset: str = FEE_ASSET,
         time: int = 0,
     ) -> Position | None:
         """Book a fill; None when this trade id was already booked for the symbol."""
@@ -144,6 +155,9 @@ class PositionBook:
         if key in self._seen:
             return None
         self._seen.add(key)
-        position, _ = apply_fill(self.get(symbol), side, quantity, price, commission=commission, time=time)
+        position, _ = apply_fill(
+            self.get(symbol), side, quantity, price,
+            commission=commission, commission_asset=commission_asset, time=time,
+        )  # fmt: skip
         self._positions[symbol] = position
         return position

@@ -302,7 +302,13 @@ def book_fill(
     row = session.get(PositionRow, fill.symbol)
     before = _position_of(row, fill.symbol)
     position, realized = apply_fill(
-        before, fill.side, fill.quantity, fill.price, commission=fill.commission, time=fill.time
+        before,
+        fill.side,
+        fill.quantity,
+        fill.price,
+        commission=fill.commission,
+        commission_asset=fill.commission_asset,
+        time=fill.time,
     )
     if strategy and not position.strategy:
         position = replace(position, strategy=strategy)

@@ -2,8 +2,10 @@
 `reprice_on_ttl` its unfilled remainder is sent once more at the current mark.
 
 TTLs run on the market clock (a simulator may run it faster than real time). Exits (reduce-only)
-never expire. The re-priced copy has a derived client id (`client_ids.reprice_client_id`) and is
-submitted like any request, so it is written before it is sent and never re-priced again.
+never expire. `cancel_once_sent` defers a cancel (a tripped volatility guard) for an order whose
+send is still in flight: it is cancelled on the first tick after it rests. The re-priced copy has a
+derived client id (`client_ids.reprice_client_id`) and is submitted like any request, so it is
+written before it is sent and never re-priced again.
 """
 
 from __future__ import annotations
@@ -45,11 +47,24 @@ class TtlKeeper:
         self._submit = submit
         self.ttl_ms = ttl_ms
         self._reprice = reprice
+        self._deferred: dict[str, str] = {}  # client id -> reason: cancel once its send is done
+
+    def cancel_once_sent(self, order: TrackedOrder, reason: str) -> None:
+        """Cancel `order` as soon as it rests (its send is in flight now: a cancel would race it)."""
+        self._deferred[order.cid] = reason
 
     def expire_orders(self) -> None:
         """Start a cancel for every resting entry whose TTL has passed."""
         ctx = self._ctx
         now = ctx.clock.now_ms()
+        for cid, reason in list(self._deferred.items()):
+            deferred = ctx.registry.get(cid)
+            if deferred is None or deferred.state.is_terminal:
+                del self._deferred[cid]
+            elif not deferred.busy and deferred.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
+                del self._deferred[cid]
+                deferred.busy = True
+                ctx.spawn(self.cancel(deferred, reason, busy_already=True), name=f"om.cancel.{cid}")
         for order in list(ctx.registry.live.values()):
             if (
                 order.expire_time is not None

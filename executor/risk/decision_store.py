@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 
 from core.events import RiskDecision
 from core.order_state import OrderState
-from database.models import ControlRow, FillRow, OrderRow, RiskDecisionRow
+from database.models import ControlRow, FillRow, FundingPaymentRow, OrderRow, RiskDecisionRow
 from executor.orders import store as order_store
-from executor.orders.positions import Position
+from executor.orders.positions import FEE_ASSET, Position
 from executor.risk.kill_switch import HaltState, read_halts, write_halt
 from executor.risk.rules import SymbolHalt
 
@@ -97,7 +97,7 @@ class Restored:
     halts: HaltState
     positions: dict[str, Position]
     live_orders: list[order_store.StoredOrder]
-    realized_today: dict[tuple[str, str], Decimal]  # (strategy, symbol) -> PnL of today's fills
+    realized_today: dict[tuple[str, str], Decimal]  # (strategy, symbol) -> today's net PnL
     opened_today: dict[str, Decimal]  # symbol -> entry quantity opened today
     streaks: dict[tuple[str, str], int]  # (strategy, symbol) -> losing trades in a row
 
@@ -107,14 +107,24 @@ def load_restored(session: Session, day_start: int) -> Restored:
     live = order_store.orders_in_states(session, [s for s in OrderState if not s.is_terminal])
     positions = order_store.load_positions(session)
     fills = session.exec(
-        select(col(FillRow.symbol), col(FillRow.realized_pnl), col(OrderRow.strategy))
+        select(FillRow, col(OrderRow.strategy))
         .join(OrderRow, col(OrderRow.client_order_id) == col(FillRow.client_order_id), isouter=True)
         .where(col(FillRow.time) >= day_start)
     ).all()
     realized: dict[tuple[str, str], Decimal] = {}
-    for symbol, pnl, strategy in fills:
+    # Net, as RiskState counts it: gross minus USDT fees (a BNB fee is not USDT) plus funding.
+    for fill, strategy in fills:
+        symbol = fill.symbol
         owner = strategy or (positions[symbol].strategy if symbol in positions else "")
-        realized[(owner, symbol)] = realized.get((owner, symbol), _ZERO) + Decimal(pnl)
+        cost = Decimal(fill.commission) if fill.commission_asset == FEE_ASSET else _ZERO
+        realized[(owner, symbol)] = realized.get((owner, symbol), _ZERO) + Decimal(fill.realized_pnl) - cost
+    funding = session.exec(
+        select(FundingPaymentRow).where(col(FundingPaymentRow.time) >= day_start)
+    ).all()
+    for payment in funding:
+        owner = positions[payment.symbol].strategy if payment.symbol in positions else ""
+        key = (owner, payment.symbol)
+        realized[key] = realized.get(key, _ZERO) + Decimal(payment.amount)
     entries = session.exec(
         select(OrderRow).where(col(OrderRow.created_time) >= day_start, col(OrderRow.reduce_only).is_(False))
     ).all()

@@ -149,7 +149,7 @@ class RiskGate:
         self.apply_halts(restored.halts, self._halt_epoch)
         for position in restored.positions.values():
             # The baseline: later position updates add only what they realize on top of it.
-            self.state.on_position(
+            self.state.set_baseline(
                 PositionUpdate(
                     symbol=position.symbol,
                     quantity=position.quantity,
@@ -157,6 +157,8 @@ class RiskGate:
                     realized_pnl=position.realized_pnl,
                     event_time=now,
                     strategy=position.strategy,
+                    fees=position.fees,
+                    funding=position.funding,
                 )
             )
         for stored in restored.live_orders:

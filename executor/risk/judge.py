@@ -33,6 +33,8 @@ from executor.risk.rules import (
 from executor.risk.state import ClosedTrip, RiskState
 from utils.clock import Clock
 
+_ZERO = Decimal(0)
+
 
 @dataclass(frozen=True, slots=True)
 class TripOutcome:
@@ -64,6 +66,11 @@ class RiskJudge:
         self.limits_for = limits_for
         self.entry_order_type = entry_order_type
         self.state = RiskState(clock, equity=starting_equity)
+        now = clock.now_ms()
+        for symbol in instruments:
+            # Flat with nothing realized until told otherwise (the gate's restore sets what the
+            # database holds), so the fee of the first fill ever counts.
+            self.state.set_baseline(PositionUpdate(symbol, _ZERO, _ZERO, _ZERO, now))
         self.pauses = EntryPauses(wait_for_reconciliation=wait_for_reconciliation)
         self.accepted_ids: set[str] = set()
         self.accepted = 0

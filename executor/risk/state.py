@@ -4,11 +4,13 @@ What it learns and from where:
 
 - mark prices and funding times from `MarkPrice` (`on_mark`); the funding time just passed is kept
   so the window after it can be enforced too;
-- positions and realized PnL from `PositionUpdate` (`on_position`). `realized_pnl` there is the
-  symbol's cumulative realized PnL (as `executor.orders.positions.Position` keeps it), so the change between
-  two updates is what the fills in between realized. A round trip ends when the position returns
-  to flat or flips through zero; its PnL is the cumulative realized PnL then minus at its start.
-  The first update seen for a symbol only sets the baseline;
+- positions and realized PnL from `PositionUpdate` (`on_position`). Its `net_realized` is the
+  symbol's cumulative realized PnL net of USDT fees and funding (as `executor.orders.positions.
+  Position` keeps them), so the change between two updates is what the fills and funding in
+  between gained or lost, after costs. A round trip ends when the position returns to flat or
+  flips through zero; its PnL is the cumulative net PnL then minus just before its opening fill.
+  The first update seen for a symbol only sets the baseline (`set_baseline`; the gate sets every
+  symbol's at start from the database, zero for a symbol never traded);
 - orders the gate accepted (`record_order`) and their fate from `OrderUpdate` (`on_order_update`):
   the unfilled part of an entry counts as pending exposure; a terminal order stops counting, and
   the unfilled part of a cancelled / expired / rejected entry is given back to the day's opened
@@ -39,8 +41,8 @@ _TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 class _Position:
     quantity: Decimal
     entry_price: Decimal
-    realized: Decimal  # cumulative, as last reported
-    trip_start_realized: Decimal  # cumulative realized PnL when the current round trip began
+    realized: Decimal  # cumulative net realized PnL (after USDT fees and funding), as last reported
+    trip_start_realized: Decimal  # cumulative net realized PnL when the current round trip began
 
 
 @dataclass(slots=True)
@@ -126,19 +128,27 @@ class RiskState:
 
     # --- positions -----------------------------------------------------------------------------
 
+    def set_baseline(self, update: PositionUpdate) -> None:
+        """What the symbol had realized before we started watching (not today's news): later
+        updates count only what they add to it."""
+        net = update.net_realized
+        self._positions[update.symbol] = _Position(update.quantity, update.entry_price, net, net)
+
     def on_position(self, update: PositionUpdate) -> ClosedTrip | None:
-        """Book a position update; returns the round trip it ended, if any."""
+        """Book a position update; returns the round trip it ended, if any.
+
+        PnL is counted net of USDT fees and funding (`PositionUpdate.net_realized`): a trip that
+        gained 0.40 before 1.40 of fees lost 1.00, for the daily loss limit and the losing streak.
+        A trip's PnL includes the fee of the fill that opened it."""
         self._roll()
         symbol = update.symbol
         strategy = update.strategy or self._owner.get(symbol, "")
         previous = self._positions.get(symbol)
         if previous is None:
-            # Baseline: what was realized before we started watching is not today's news.
-            self._positions[symbol] = _Position(
-                update.quantity, update.entry_price, update.realized_pnl, update.realized_pnl
-            )
+            self.set_baseline(update)
             return None
-        delta = update.realized_pnl - previous.realized
+        net = update.net_realized
+        delta = net - previous.realized
         if delta != _ZERO:
             key = (strategy, symbol)
             self._realized_today[key] = self._realized_today.get(key, _ZERO) + delta
@@ -146,17 +156,20 @@ class RiskState:
         old, new = previous.quantity, update.quantity
         ended = old != _ZERO and (new == _ZERO or (new > _ZERO) != (old > _ZERO))
         if ended:
-            pnl = update.realized_pnl - previous.trip_start_realized
+            pnl = net - previous.trip_start_realized
             key = (strategy, symbol)
             streak = self._losses.get(key, 0) + 1 if pnl < _ZERO else 0
             self._losses[key] = streak
             closed = ClosedTrip(symbol, strategy, pnl, streak, update.event_time)
-        if ended or old == _ZERO:
-            # A new trip starts from here (a flip's remainder, or the next entry from flat).
-            previous.trip_start_realized = update.realized_pnl
+            # A flip's remainder starts the next trip here (the flipping fill's fee went to the
+            # trip it closed).
+            previous.trip_start_realized = net
+        elif old == _ZERO:
+            # An entry from flat: the trip starts before this fill, so its fee is the trip's.
+            previous.trip_start_realized = previous.realized
         previous.quantity = new
         previous.entry_price = update.entry_price
-        previous.realized = update.realized_pnl
+        previous.realized = net
         return closed
 
     def position_qty(self, symbol: str) -> Decimal:

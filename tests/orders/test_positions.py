@@ -58,6 +58,13 @@ def test_fees_and_funding_accumulate() -> None:
     assert p.fees == D("0.07") and p.funding == D("-0.010") and p.updated_time == 10
 
 
+def test_a_commission_in_bnb_is_not_added_to_the_usdt_fees() -> None:
+    p, _ = apply_fill(Position("X"), Side.BUY, D("1"), D("100"), commission=D("0.04"))
+    p, _ = apply_fill(p, Side.SELL, D("1"), D("101"), commission=D("0.0001"), commission_asset="BNB")
+    assert p.fees == D("0.04")  # USDT only; the BNB stays in the fills table with its asset
+    assert p.net_realized == D("0.96")
+
+
 def test_zero_quantity_fill_is_refused() -> None:
     with pytest.raises(ValueError):
         apply_fill(Position("X"), Side.BUY, D("0"), D("1"))

@@ -9,7 +9,7 @@ from core import channels
 from core.decimals import PriceIntent, quantize_price
 from core.events import Side, VolatilityGuardTriggered
 from database.engine import Database
-from tests.orders_integration.rig import SYMBOL, check_db_matches_venue, order_rig
+from tests.orders_integration.rig import SYMBOL, check_db_matches_venue, order_rig, wait_for
 
 OTHER = "ADAUSDT"
 
@@ -53,3 +53,29 @@ async def test_a_tripped_volatility_guard_cancels_the_symbols_resting_entries(db
         assert [o["status"] for o in rig.venue_orders_for("itest-exit")] == ["NEW"]
         assert [o["status"] for o in rig.venue_orders_for("itest-other", OTHER)] == ["NEW"]
         await check_db_matches_venue(rig, (SYMBOL, OTHER))
+
+
+async def test_an_entry_still_being_sent_when_the_guard_trips_is_cancelled_once_it_rests(
+    db: Database,
+) -> None:
+    async with order_rig(db) as rig:
+        tick = rig.instruments[SYMBOL].tick_size
+        price = quantize_price(rig.mark() * Decimal("0.9"), tick, Side.BUY, PriceIntent.PASSIVE)
+        # The venue places the order, then answers only 2 s later: our send is still in flight.
+        rig.server.inject("rest_delay", "order", seconds=2, method="POST", count=1)
+        rig.publish(rig.request("itest-inflight", Side.BUY, "10", price=price))
+
+        async def on_the_venue() -> bool:
+            return bool(rig.venue_orders_for("itest-inflight"))
+
+        await wait_for(on_the_venue, 5, "the entry on the venue")
+        # (The user stream may already have said NEW; the REST answer, and so the send, is not back.)
+        now = rig.clock.now_ms()
+        rig.bus.publish(
+            channels.STRATEGY_EVENT,
+            VolatilityGuardTriggered(SYMBOL, "itest", Decimal("0.012"), Decimal("0.01"), now + 60_000, now),
+        )
+        row = await rig.wait_state("itest-inflight", "CANCELED", within=10)
+        assert "volatility" in row.reason
+        assert [o["status"] for o in rig.venue_orders_for("itest-inflight")] == ["CANCELED"]
+        await check_db_matches_venue(rig)

@@ -111,9 +111,17 @@ def mark(
 
 
 def position(
-    qty: str, realized: str = "0", *, entry: str = "2", symbol: str = SYMBOL, time: int = NOON
+    qty: str,
+    realized: str = "0",
+    *,
+    entry: str = "2",
+    symbol: str = SYMBOL,
+    time: int = NOON,
+    fees: str = "0",
+    funding: str = "0",
 ) -> PositionUpdate:
-    """A position update; `realized` is the symbol's cumulative realized PnL."""
+    """A position update; `realized` (gross), `fees` (USDT paid) and `funding` (received > 0) are
+    the symbol's cumulative numbers."""
     return PositionUpdate(
         symbol=symbol,
         quantity=Decimal(qty),
@@ -121,6 +129,8 @@ def position(
         realized_pnl=Decimal(realized),
         event_time=time,
         strategy=STRATEGY,
+        fees=Decimal(fees),
+        funding=Decimal(funding),
     )
 
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from core.client_ids import client_order_id_for
 from core.events import OrderType, Side, SignalAction, TimeInForce
 from database.engine import Database
-from database.models import FillRow, OrderRow, RiskDecisionRow
+from database.models import FillRow, FundingPaymentRow, OrderRow, PositionRow, RiskDecisionRow
 from executor.orders import store as order_store
 from executor.orders.positions import Position
 from executor.risk.kill_switch import HaltState, read_halts
@@ -310,7 +310,9 @@ def _order_row(
     )
 
 
-def _fill_row(cid: str, trade_id: int, *, realized: str, time: int) -> FillRow:
+def _fill_row(
+    cid: str, trade_id: int, *, realized: str, time: int, fee: str = "0", fee_asset: str = "USDT"
+) -> FillRow:
     return FillRow(
         symbol=SYMBOL,
         trade_id=trade_id,
@@ -319,7 +321,8 @@ def _fill_row(cid: str, trade_id: int, *, realized: str, time: int) -> FillRow:
         side="SELL",
         price=D(2),
         quantity=D(1),
-        commission=D(0),
+        commission=D(fee),
+        commission_asset=fee_asset,
         realized_pnl=D(realized),
         time=time,
     )
@@ -333,12 +336,19 @@ async def test_todays_loss_opened_quantity_and_live_orders_survive_a_restart(db:
         )
         session.add(_order_row("live", qty="100", state="NEW", created=NOON - MINUTE_MS))
         session.add(_fill_row("yesterday", 1, realized="-1000", time=NOON - DAY_MS))
-        session.add(_fill_row("done", 2, realized="-250", time=NOON - 30 * MINUTE_MS))
+        session.add(_fill_row("done", 2, realized="-248", fee="1", time=NOON - 30 * MINUTE_MS))
+        session.add(FundingPaymentRow(symbol=SYMBOL, asset="USDT", amount=D(-1), time=NOON - MINUTE_MS))
+        session.add(PositionRow(symbol=SYMBOL, strategy=STRATEGY, updated_time=NOON - MINUTE_MS))
+        session.add(FundingPaymentRow(symbol=SYMBOL, asset="USDT", amount=D(-9), time=NOON - DAY_MS))
+        bnb = _fill_row("done", 3, realized="0", fee="0.5", fee_asset="BNB", time=NOON - 30 * MINUTE_MS)
+        session.add(bnb)
         session.commit()
     h = await start_gate(db, max_daily_quantity=D(200))
     try:
         state = h.gate.state
-        assert state.realized_today(STRATEGY, SYMBOL) == D(-250)  # yesterday's -1000 is not today's
+        # Net: -248 gross, -1 USDT fee, -1 funding; yesterday's -1000 and -9 are not today's, and
+        # the BNB fee is not counted as USDT.
+        assert state.realized_today(STRATEGY, SYMBOL) == D(-250)
         assert state.opened_today(SYMBOL) == D(130)  # 30 filled of the cancelled one + 100 still live
         assert state.symbol_exposure(SYMBOL) == D(200)  # the live order, 100 at 2
         h.bus.publish(f"signal.{SYMBOL}", signal(notional="1000", signal_id="capped"))

@@ -113,6 +113,27 @@ def test_a_break_even_trip_is_not_a_loss() -> None:
     assert trip is not None and not trip.lost and trip.consecutive_losses == 0
 
 
+def test_a_trip_that_wins_before_fees_but_loses_after_them_is_a_loss() -> None:
+    # Issue 13.2: +0.40 gross, 1.40 fees (0.70 to open, 0.70 to close): -1.00 net, a loss.
+    state = RiskState(ManualClock(NOON), equity=D(1000))
+    state.on_position(position("0", "0"))
+    assert state.on_position(position("10", "0", fees="0.70")) is None
+    trip = state.on_position(position("0", "0.40", fees="1.40"))
+    assert trip is not None and trip.pnl == D("-1.00") and trip.lost and trip.consecutive_losses == 1
+    assert state.realized_today(STRATEGY, SYMBOL) == D("-1.00")
+
+
+def test_funding_counts_in_the_trip_and_the_day() -> None:
+    state = RiskState(ManualClock(NOON), equity=D(1000))
+    state.on_position(position("0", "0"))
+    state.on_position(position("10", "0", fees="0.10"))
+    state.on_position(position("10", "0", fees="0.10", funding="-2"))  # funding paid while open
+    assert state.realized_today(STRATEGY, SYMBOL) == D("-2.10")
+    trip = state.on_position(position("0", "1.50", fees="0.20", funding="-2"))
+    assert trip is not None and trip.pnl == D("-0.70") and trip.lost
+    assert state.realized_today(STRATEGY, SYMBOL) == D("-0.70")
+
+
 def test_the_order_window_slides() -> None:
     clock = ManualClock(NOON)
     state = RiskState(clock, equity=D(1000))
