@@ -28,7 +28,7 @@ from strategies.runner import StrategyRunner
 from trader.error_memory import LastErrorHandler
 from trader.heartbeat import DaemonState, Heartbeat
 from utils.clock import Clock
-from utils.latency import DECISION_LATENCY, LOOP_LAG, watch_loop_lag
+from utils.latency import DECISION_LATENCY, LOOP_LAG, LOOP_LAG_OWN, watch_loop_lag
 
 _ZERO = Decimal(0)
 DAY_MS = 86_400_000
@@ -128,6 +128,10 @@ class DaemonStatus:
         }
 
     def symbols(self) -> dict[str, Any]:
+        with self._risk.state.totals_held():
+            return self._symbols()
+
+    def _symbols(self) -> dict[str, Any]:
         config = self._config()
         now = self._clock.now_ms()
         positions = self._orders.positions()
@@ -227,10 +231,10 @@ class DaemonStatus:
                 "allowed": str(config.risk.max_orders_per_minute),
             },
         ]
-        for symbol, runner in sorted(self._runners.items()):
-            limits.extend(
-                risk_limits_used(state, config.risk_for(symbol), symbol=symbol, strategy=runner.strategy.name)
-            )
+        with state.totals_held():
+            for symbol, runner in sorted(self._runners.items()):
+                limits.extend(risk_limits_used(state, config.risk_for(symbol), symbol=symbol,
+                                               strategy=runner.strategy.name))
         return limits
 
     def pnl_today(self) -> dict[str, str]:
@@ -285,7 +289,8 @@ class DaemonStatus:
 
 def _performance() -> dict[str, object]:
     """Hot-path latency histograms (utils/latency.py): market event to strategy decision, loop lag."""
-    return {"decision": DECISION_LATENCY.summary(), "loop_lag": LOOP_LAG.summary()}
+    return {"decision": DECISION_LATENCY.summary(), "loop_lag": LOOP_LAG.summary(),
+            "loop_lag_own": LOOP_LAG_OWN.summary()}
 
 
 __all__ = ["DaemonStatus"]

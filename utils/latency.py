@@ -1,6 +1,13 @@
 """Latency histograms of the hot path, cheap enough to record every event: loop lag and
 message-to-decision time, shown in the heartbeat's `performance` section and read by bench/scale.py.
 
+Loop lag comes twice: `LOOP_LAG`, how late a 50 ms sleep on the loop wakes up (what every task
+suffers), and `LOOP_LAG_OWN`, that minus how late a reference thread of the same process woke up
+from its own sleeps over the same interval. On a loaded machine the OS alone holds a process off
+the CPU for tens of milliseconds; a thread's sleep is late only then, never because the loop is
+busy, so the difference is the lag the loop's own work caused (CPU-bound work on the loop shows in
+full: the reference thread still gets the GIL every switch interval).
+
 Buckets are log-spaced (10 a decade from 1 µs to 100 s), so recording is one bisect on 81 floats
 and a percentile is exact to one bucket (±12 %). The counts are cumulative since start: a reader
 that wants a window takes two snapshots and subtracts them (`percentile(q, counts)`).
@@ -10,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
+import threading
 import time
 
-__all__ = ["BUCKET_EDGES_MS", "DECISION_LATENCY", "LOOP_LAG", "LatencyHistogram", "watch_loop_lag"]
+__all__ = ["BUCKET_EDGES_MS", "DECISION_LATENCY", "LOOP_LAG", "LOOP_LAG_OWN", "LatencyHistogram",
+           "watch_loop_lag"]
 
 # Upper bounds of the buckets in ms: 0.001 .. 100,000; a last bucket for anything above.
 BUCKET_EDGES_MS: tuple[float, ...] = tuple(10 ** (k / 10 - 3) for k in range(81))
@@ -64,12 +74,44 @@ class LatencyHistogram:
 # `watch_loop_lag` records the event loop's lag.
 DECISION_LATENCY = LatencyHistogram()
 LOOP_LAG = LatencyHistogram()
+LOOP_LAG_OWN = LatencyHistogram()
+
+_REFERENCE_PERIOD_S = 0.01
 
 
-async def watch_loop_lag(interval_s: float = 0.05, histogram: LatencyHistogram = LOOP_LAG) -> None:
+def _reference(samples: collections.deque[tuple[float, float, float]], halt: threading.Event) -> None:
+    while not halt.is_set():
+        start = time.monotonic()
+        time.sleep(_REFERENCE_PERIOD_S)
+        end = time.monotonic()
+        samples.append((start, end, end - start - _REFERENCE_PERIOD_S))
+
+
+def _machine_lag(samples: collections.deque[tuple[float, float, float]], start: float, end: float) -> float:
+    """The worst reference lag among the samples overlapping [start, end]."""
+    worst = 0.0
+    for s_start, s_end, lag in reversed(samples):
+        if s_end < start:
+            break
+        if s_start < end and lag > worst:
+            worst = lag
+    return worst
+
+
+async def watch_loop_lag(interval_s: float = 0.05) -> None:
     """Sleep `interval_s` again and again; how much later than asked each wake-up came is the lag
-    every other callback on the loop waited too."""
-    while True:
-        asked = time.perf_counter()
-        await asyncio.sleep(interval_s)
-        histogram.add(max(0.0, (time.perf_counter() - asked - interval_s) * 1000))
+    every other callback on the loop waited too (`LOOP_LAG`; `LOOP_LAG_OWN` without the machine's)."""
+    samples: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=400)
+    halt = threading.Event()
+    thread = threading.Thread(target=_reference, args=(samples, halt), name="loop-lag-reference", daemon=True)
+    thread.start()
+    try:
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(interval_s)
+            end = time.monotonic()
+            lag = max(0.0, end - start - interval_s)
+            LOOP_LAG.add(lag * 1000)
+            LOOP_LAG_OWN.add(max(0.0, lag - _machine_lag(samples, start, end)) * 1000)
+    finally:
+        halt.set()
