@@ -50,6 +50,8 @@ def _pnl_since(session: Session, start_ms: int) -> tuple[Decimal, Decimal, Decim
     funding = sum((Decimal(amount) for amount in amounts), _ZERO)
     return realized, fees, funding
 
+_SLICE = 50  # symbols per slice of the `symbols` section (`DaemonStatus._slice_symbols`)
+
 
 class DaemonStatus:
     """Builds the heartbeat's sections and the daemon's state (see the module docstring)."""
@@ -81,6 +83,7 @@ class DaemonStatus:
         self._pnl: dict[str, str] = {"realized": "0", "fees": "0", "funding": "0", "net": "0"}
         self.database_problem: str | None = None  # set by the database watch (file replaced, ...)
         self._interval_s = 5.0
+        self._sliced_symbols: dict[str, Any] | None = None  # see `_slice_symbols`
 
     # --- the state ------------------------------------------------------------------------------
 
@@ -128,16 +131,36 @@ class DaemonStatus:
         }
 
     def symbols(self) -> dict[str, Any]:
+        if self._sliced_symbols is not None and len(self._runners) > _SLICE:
+            return self._sliced_symbols
         with self._risk.state.totals_held():
-            return self._symbols()
+            return self._symbols(self._symbol_names())
 
-    def _symbols(self) -> dict[str, Any]:
+    def _symbol_names(self) -> list[str]:
+        positions = self._orders.positions()
+        return sorted(set(self._runners) | {s for s, p in positions.items() if not p.is_flat})
+
+    async def _slice_symbols(self) -> None:
+        """Many symbols: build the `symbols` section `_SLICE` symbols at a time with the loop free in
+        between (500 symbols in one go held the loop for ~50 ms at every heartbeat); the heartbeat
+        then shows it as of the last refresh (at most one interval old)."""
+        if len(self._runners) <= _SLICE:
+            self._sliced_symbols = None
+            return
+        names, out = self._symbol_names(), {}
+        for start in range(0, len(names), _SLICE):
+            with self._risk.state.totals_held():
+                out.update(self._symbols(names[start : start + _SLICE]))
+            await asyncio.sleep(0)
+        self._sliced_symbols = out
+
+    def _symbols(self, names: list[str]) -> dict[str, Any]:
         config = self._config()
         now = self._clock.now_ms()
         positions = self._orders.positions()
         configured = {s.symbol: s for s in config.symbols}
         out: dict[str, Any] = {}
-        for symbol in sorted(set(self._runners) | {s for s, p in positions.items() if not p.is_flat}):
+        for symbol in names:
             runner = self._runners.get(symbol)
             strategy = runner.strategy.name if runner is not None else ""
             blocks = [
@@ -282,6 +305,7 @@ class DaemonStatus:
                 elif problem is None:
                     with contextlib.suppress(Exception):
                         await self.refresh_pnl()
+                await self._slice_symbols()
                 await asyncio.sleep(self._interval_s)
         finally:
             lag.cancel()
