@@ -90,7 +90,9 @@ def _reference(samples: collections.deque[tuple[float, float, float]], halt: thr
 def _machine_lag(samples: collections.deque[tuple[float, float, float]], start: float, end: float) -> float:
     """The worst reference lag among the samples overlapping [start, end]."""
     worst = 0.0
-    for s_start, s_end, lag in reversed(samples):
+    # A copy first: the reference thread appends meanwhile, and iterating a deque that changes
+    # raises (list() copies it in one step under the GIL).
+    for s_start, s_end, lag in reversed(list(samples)):
         if s_end < start:
             break
         if s_start < end and lag > worst:
