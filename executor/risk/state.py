@@ -22,8 +22,9 @@ day of the clock and reset when the clock passes 00:00 UTC, whatever the venue's
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -90,6 +91,7 @@ class RiskState:
         self._next_funding: dict[str, int] = {}
         self._last_funding: dict[str, int] = {}
         self._positions: dict[str, _Position] = {}
+        self._held_total: Decimal | None = None  # see `totals_held`
         self._owner: dict[str, str] = {}  # symbol -> strategy whose entries opened it
         self._pending: dict[str, _Pending] = {}  # by client order id
         self._day = clock.now_ms() // DAY_MS
@@ -328,7 +330,20 @@ class RiskState:
 
     def total_exposure(self) -> Decimal:
         """The sum of every symbol's exposure."""
+        if self._held_total is not None:
+            return self._held_total
         return sum((self.symbol_exposure(s) for s in self._symbols()), _ZERO)
+
+    @contextlib.contextmanager
+    def totals_held(self) -> Iterator[None]:
+        """Compute the total exposure once for many entry contexts read in one go (the heartbeat
+        reads one per symbol: 500 symbols made that quadratic). Only around synchronous code: with
+        no await inside, nothing can change the state meanwhile."""
+        self._held_total = self.total_exposure()
+        try:
+            yield
+        finally:
+            self._held_total = None
 
     # --- halts ---------------------------------------------------------------------------------
 
