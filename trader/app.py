@@ -64,6 +64,7 @@ from trader.health import read_heartbeat
 from trader.heartbeat import DaemonState, Heartbeat
 from trader.live_config import LiveConfig
 from trader.market_data import MarketDataService
+from trader.ownership import SymbolOwnership
 from trader.paper_venue import PaperVenue
 from trader.preflight import DatabaseFileWatch, check_writable_folders, with_startup_retries
 from trader.shutdown import Shutdown
@@ -189,6 +190,7 @@ class Daemon:
         check_writable_folders(settings)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         self._db = db = Database(settings.database_url)
+        self.ownership = await SymbolOwnership.claim(settings.database_url, config, self.instance_id)
         self.alerts.start(db, read_heartbeat(settings.status_dir / "heartbeat.json"))  # before all else
         self._db_watch = DatabaseFileWatch(settings.database_url)
         self._venue = venue = await self.open_venue(settings, config, self.mode)
@@ -261,6 +263,7 @@ class Daemon:
             entry_order_type=OrderType(config.engine.entry_order_type),
         )
         self._spawn("risk_gate", risk.run())
+        self.ownership.attach(risk.pauses, orders, self.heartbeat, lambda: self.config, self._spawn)
         self._spawn("kill_switch", KillSwitchWatcher(db, risk).run())
         self._spawn("audit", AuditRecorder(self.bus, db).run())
         self._spawn("trade_log", TradeLog(self.bus, self.heartbeat.document).run())  # + the console
@@ -314,12 +317,8 @@ class Daemon:
             fatal=lambda: self.failure,
         )
         status.register(self.heartbeat)
-        extras = {
-            "market_data": self.market_data.status,
-            "config": self.watcher.status,
-            "gateway": self._gateway.status,
-            "alerts": self.alerts.status,
-        }
+        extras = {"market_data": self.market_data.status, "config": self.watcher.status}
+        extras.update(gateway=self._gateway.status, alerts=self.alerts.status)
         if self._sim is not None:
             extras["simulator"] = self._sim.status
         for section, provider in extras.items():
