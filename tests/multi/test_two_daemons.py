@@ -5,6 +5,7 @@ takes its symbols over and reconciles them. And a second daemon on one SQLite fi
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from database.advisory_locks import libpq_url
 from tests.crash.harness import CONFIG
-from tests.integration.process_rig import DaemonProcess, cleanup
+from tests.integration.process_rig import ROOT, DaemonProcess, cleanup
 from tests.integration.venue import simulated_venue
 
 pytestmark = pytest.mark.slow
@@ -74,6 +75,7 @@ async def test_the_standby_skips_owned_symbols_and_takes_them_over_when_the_owne
             assert standby["ownership"]["owned_by_others"] == {"ADAUSDT": "alpha", "WLDUSDT": "alpha"}
             assert "not_owned: owned by alpha" in _blocks(standby, "WLDUSDT")
             assert "ownership.skipped" in beta.text() and "owned by alpha" in beta.text()
+            assert "owned by alpha" in await _status(beta)
             # Both run their strategies; only the owner's signals become orders.
             await _until(alpha, lambda d: d["risk"]["accepted"] >= 1, "alpha trading")
             refused = await _until(
@@ -109,6 +111,16 @@ async def test_the_standby_skips_owned_symbols_and_takes_them_over_when_the_owne
             assert seen == {"alpha", "beta"}  # each wrote its orders under its own name
         finally:
             await cleanup(alpha, beta)
+
+
+async def _status(daemon: DaemonProcess) -> str:
+    """What `python -m trader status` prints for `daemon` (a wide terminal: no wrapped cells)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "trader", "status", cwd=ROOT, env={**daemon.env, "COLUMNS": "300"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return output.decode(errors="replace")
 
 
 async def _writers_in_order(url: str, symbol: str) -> list[str]:
