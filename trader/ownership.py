@@ -85,7 +85,8 @@ class SymbolOwnership:
         """Block what is not ours at the risk gate now, report in the heartbeat, start the lease
         check. The start-up reconciliation covers the symbols owned so far."""
         heartbeat.register("ownership", self.status)
-        orders.set_scope(self.in_scope)  # before its first await: the order manager's load sees it
+        # Before the order manager's first await, so its start-up load already sees the scope.
+        orders.set_scope(self.in_scope, self.instance_id)
         self.bind(pauses, orders.take_over, lambda: [s.symbol for s in config().symbols])
         self._interval = lambda: float(config().engine.lease_check_interval_s)
         if self._locks is not None:

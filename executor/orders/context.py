@@ -90,6 +90,7 @@ class OrderContext:
     # Several daemons on one database: False for a symbol another daemon owns. Its orders, fills
     # and position are that daemon's to track, book and reconcile (trader/ownership.py).
     in_scope: Callable[[str], bool] = field(default=lambda _symbol: True)
+    instance_id: str = ""  # written on every order row this daemon inserts
 
     # --- outputs -----------------------------------------------------------------------------------
 

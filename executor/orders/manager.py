@@ -306,9 +306,9 @@ class OrderManager:
             "detail": (last.error or str(last)) if last is not None else None,
         }
 
-    def set_scope(self, in_scope: Callable[[str], bool]) -> None:
+    def set_scope(self, in_scope: Callable[[str], bool], instance_id: str = "") -> None:
         """Track, book and reconcile only symbols for which `in_scope` is true (set before `run`)."""
-        self._ctx.in_scope = in_scope
+        self._ctx.in_scope, self._ctx.instance_id = in_scope, instance_id
 
     async def take_over(self, symbols: set[str]) -> ReconcileReport:
         """Symbols that came into scope (their daemon died): see `takeover.py`."""

@@ -100,8 +100,27 @@ async def test_the_standby_skips_owned_symbols_and_takes_them_over_when_the_owne
                 alpha, lambda d: d["risk"]["rejected"].get("not_owned", 0) >= 1, "alpha refused"
             )
             assert standing_by["risk"]["accepted"] == 0  # nothing traded twice
+            # Per symbol, the orders table shows alpha's orders, then beta's: never interleaved.
+            seen: set[str] = set()
+            for symbol in ("ADAUSDT", "WLDUSDT"):
+                writers = await _writers_in_order(postgres_url, symbol)
+                assert writers in (["alpha", "beta"], ["alpha"], ["beta"]), (symbol, writers)
+                seen.update(writers)
+            assert seen == {"alpha", "beta"}  # each wrote its orders under its own name
         finally:
             await cleanup(alpha, beta)
+
+
+async def _writers_in_order(url: str, symbol: str) -> list[str]:
+    """The instances that wrote `symbol`'s orders, in order of creation, runs collapsed."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(url)) as connection:
+        query = "SELECT instance_id FROM orders WHERE symbol = %s ORDER BY created_time, id"
+        cursor = await connection.execute(query, (symbol,))
+        runs: list[str] = []
+        for (instance,) in await cursor.fetchall():
+            if not runs or runs[-1] != instance:
+                runs.append(str(instance))
+        return runs
 
 
 async def _reconciliations(url: str, trigger: str) -> int:
