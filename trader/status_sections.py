@@ -28,6 +28,7 @@ from strategies.runner import StrategyRunner
 from trader.error_memory import LastErrorHandler
 from trader.heartbeat import DaemonState, Heartbeat
 from utils.clock import Clock
+from utils.log_failures import failed_writes
 
 _ZERO = Decimal(0)
 DAY_MS = 86_400_000
@@ -256,6 +257,7 @@ class DaemonStatus:
         heartbeat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
         heartbeat.register("risk", self._risk.status)
         heartbeat.register("orders", self._orders.status)
+        heartbeat.register("logging", lambda: {"failed_writes": failed_writes()})  # a full disk, ...
         heartbeat.set_state_source(self.state)
         self._interval_s = heartbeat.interval_s
 
