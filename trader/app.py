@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -39,7 +39,7 @@ import structlog
 
 from config.loader import effective_mode
 from config.models import SymbolConfig, TraderConfig
-from config.settings import Settings
+from config.settings import Mode, Settings
 from core import __version__, channels
 from core.bus import Bus
 from core.errors import ConfigError, DaemonFailed, FatalError
@@ -108,6 +108,7 @@ class Daemon:
         self.order_manager: OrderManager | None = None
         self.risk_gate: RiskGate | None = None
         self._db_watch: DatabaseFileWatch | None = None
+        self.open_venue: Callable[[Settings, TraderConfig, Mode], Awaitable[StartedVenue]] = start_venue
         self.alerts = DaemonAlerts(settings, config, self.bus, self.mode)  # exit 2 if half-configured
 
     @property
@@ -186,7 +187,7 @@ class Daemon:
         self._db = db = Database(settings.database_url)
         self.alerts.start(db, read_heartbeat(settings.status_dir / "heartbeat.json"))  # before all else
         self._db_watch = DatabaseFileWatch(settings.database_url)
-        self._venue = venue = await start_venue(settings, config, self.mode)
+        self._venue = venue = await self.open_venue(settings, config, self.mode)
         self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
         endpoints = venue.endpoints
         self.heartbeat = heartbeat = Heartbeat(
@@ -379,10 +380,9 @@ class Daemon:
             return
         # A component died: never trade on with a piece missing. Stop, exit non-zero, let the
         # service manager restart us; state recovery at start-up makes that safe.
-        _log.error(
-            "daemon.task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc
-        )
-        self.fail(f"{task.get_name()} failed: {type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        _log.error("daemon.task_failed", task=task.get_name(), error=error, exc_info=exc)
+        self.fail(f"{task.get_name()} failed: {error}")
 
     async def _stop_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

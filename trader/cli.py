@@ -40,6 +40,7 @@ from trader import (
     cli_db,
     cli_docs,
     cli_flatten,
+    cli_parity,
     cli_status,
     cli_watchdog,
 )
@@ -275,6 +276,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_watchdog.add_parser,
     cli_backtest.add_parser,
     cli_data.add_parser,
+    cli_parity.add_parser,
     cli_dashboard.add_parser,
     cli_alerts.add_parser,
     cli_docs.add_parser,

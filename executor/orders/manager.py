@@ -242,6 +242,11 @@ class OrderManager:
         live = self._ctx.registry.live.values()
         return sorted((o for o in live if symbol is None or o.symbol == symbol), key=lambda o: o.created_time)
 
+    def expire_due(self) -> None:
+        """Start the cancel of every entry whose TTL has passed now. The housekeeping tick does
+        this on the wall clock; a driver of a step clock calls it at each deadline it steps to."""
+        self._ttl.expire_orders()
+
     def positions(self) -> dict[str, Position]:
         """Every booked position by symbol."""
         return dict(self._ctx.positions)

@@ -155,7 +155,7 @@ class RiskJudge:
             return Verdict(Reason.UNKNOWN_SYMBOL, {"symbol": symbol})
         if not instrument.is_trading:
             return Verdict(Reason.SYMBOL_NOT_TRADING, {"status": instrument.status})
-        context = self.state.entry_context(signal.strategy, symbol)
+        context = self.state.entry_context(signal.strategy, symbol, before=signal.event_time)
         return evaluate_entry(signal, context, self.limits_for(symbol), instrument, self.entry_order_type)
 
     def on_position(self, update: PositionUpdate) -> TripOutcome | None:

@@ -82,6 +82,11 @@ class RiskState:
         self._clock = clock
         self.equity = equity
         self._marks: dict[str, Decimal] = {}
+        # The two newest marks of each symbol as (time, price): a decision at T uses the newest
+        # mark from before T, so it does not depend on whether the mark stamped T itself (sent with
+        # the candle that closed at T, on another stream) happened to arrive first.
+        self._recent_marks: dict[str, tuple[tuple[int, Decimal] | None, tuple[int, Decimal]]] = {}
+        self._as_of: int | None = None
         self._next_funding: dict[str, int] = {}
         self._last_funding: dict[str, int] = {}
         self._positions: dict[str, _Position] = {}
@@ -112,6 +117,8 @@ class RiskState:
     def on_mark(self, mark: MarkPrice) -> None:
         """Latest mark price; a later `next_funding_time` means the previous one has passed."""
         self._marks[mark.symbol] = mark.mark_price
+        recent = self._recent_marks.get(mark.symbol)
+        self._recent_marks[mark.symbol] = (recent[1] if recent else None, (mark.event_time, mark.mark_price))
         known = self._next_funding.get(mark.symbol)
         if known is None or mark.next_funding_time > known:
             if known is not None:
@@ -121,6 +128,16 @@ class RiskState:
     def mark_price(self, symbol: str) -> Decimal | None:
         """The latest mark price of `symbol`, if one arrived."""
         return self._marks.get(symbol)
+
+    def _mark(self, symbol: str) -> Decimal | None:
+        """The mark in force: the latest, or while judging a signal of time T the newest before T."""
+        recent = self._recent_marks.get(symbol)
+        if self._as_of is None or recent is None:
+            return self._marks.get(symbol)
+        previous, latest = recent
+        if latest[0] < self._as_of or previous is None:
+            return latest[1]
+        return previous[1]
 
     def funding_times(self, symbol: str) -> tuple[int | None, int | None]:
         """(next funding time, the one just passed) of `symbol`."""
@@ -195,7 +212,7 @@ class RiskState:
     def unrealized(self, strategy: str, symbol: str) -> Decimal:
         """Open PnL at the mark of the position `strategy` holds on `symbol` (0 if unknown)."""
         position = self._positions.get(symbol)
-        mark = self._marks.get(symbol)
+        mark = self._mark(symbol)
         if position is None or mark is None or position.quantity == _ZERO:
             return _ZERO
         if self._owner.get(symbol, strategy) != strategy:
@@ -285,7 +302,7 @@ class RiskState:
     # --- exposure ------------------------------------------------------------------------------
 
     def _valuation_price(self, symbol: str, fallback: Decimal | None) -> Decimal:
-        mark = self._marks.get(symbol)
+        mark = self._mark(symbol)
         if mark is not None:
             return mark
         if fallback is not None:
@@ -337,14 +354,22 @@ class RiskState:
 
     # --- for the rules -------------------------------------------------------------------------
 
-    def entry_context(self, strategy: str, symbol: str) -> EntryContext:
-        """A snapshot of everything `evaluate_entry` needs for this strategy and symbol."""
+    def entry_context(self, strategy: str, symbol: str, *, before: int | None = None) -> EntryContext:
+        """A snapshot of everything `evaluate_entry` needs for this strategy and symbol; with
+        `before` (the signal's time), valued at the newest marks from before it."""
+        self._as_of = before
+        try:
+            return self._entry_context(strategy, symbol)
+        finally:
+            self._as_of = None
+
+    def _entry_context(self, strategy: str, symbol: str) -> EntryContext:
         now = self._roll()
         next_funding, last_funding = self.funding_times(symbol)
         return EntryContext(
             now_ms=now,
             equity=self.equity,
-            mark_price=self._marks.get(symbol),
+            mark_price=self._mark(symbol),
             position_qty=self.position_qty(symbol),
             realized_today=self._realized_today.get((strategy, symbol), _ZERO),
             unrealized=self.unrealized(strategy, symbol),

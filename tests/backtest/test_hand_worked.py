@@ -9,29 +9,32 @@ price path, take profit back at VWAP on a closed candle; a decision on a closed 
 next candle's open; market orders, taker fee 4 bps, no slippage; 1000 USDT per entry; 10 000 USDT
 to start. The low-volume candles barely move the VWAP (≈ 999.99, σ < 0.5 throughout).
 
+An entry is sized at the newest mark from before the decision's instant (`executor/risk/state.py`):
+the price path at the last second of the signal's candle, its close.
+
 Trade 1, long, exit at VWAP:
-    07:05 closes at 990, below VWAP − 1σ  → buy at the 07:06 open, 1000.0: 1000 / 1000 = 1.000 BTC
+    07:05 closes at 990, below VWAP − 1σ  → buy at the 07:06 open, 1000.0: 1000 / 990 → 1.010 BTC
     07:06 closes at 1000 ≥ VWAP           → sell at the 07:07 open, 1005.0
-    gross (1005 − 1000) × 1 = 5.00; fees 1000 × 0.0004 + 1005 × 0.0004 = 0.40 + 0.402 = 0.802
-    net 5 − 0.802 = 4.198
+    gross (1005 − 1000) × 1.010 = 5.05; fees (1000 + 1005) × 1.010 × 0.0004 = 0.404 + 0.40602
+    net 5.05 − 0.81002 = 4.23998
 Trade 2, long, stopped:
-    07:11 closes at 990 again              → buy at the 07:12 open, 1000.0, 1.000 BTC; stop 2 % = 980.0
+    07:11 closes at 990 again              → buy at the 07:12 open, 1000.0, 1.010 BTC; stop 2 % = 980.0
     07:12 trades down to 975: the stop triggers as the price passes 980.0 and fills there
-    gross (980 − 1000) × 1 = −20.00; fees 0.40 + 980 × 0.0004 = 0.40 + 0.392 = 0.792
-    net −20 − 0.792 = −20.792
+    gross (980 − 1000) × 1.010 = −20.20; fees 0.404 + 980 × 1.010 × 0.0004 = 0.404 + 0.39592
+    net −20.2 − 0.79992 = −20.99992
 Trade 3, short, funding, exit at VWAP:
-    07:57 closes at 1010, above VWAP + 1σ  → sell at the 07:58 open, 1000.0, 1.000 BTC
+    07:57 closes at 1010, above VWAP + 1σ  → sell at the 07:58 open, 1000.0: 1000 / 1010 → 0.990 BTC
     08:00 funding at the mark 1008.0 (that candle's open), rate 0.0001: the short receives
-          1 × 1008 × 0.0001 = 0.1008
+          0.990 × 1008 × 0.0001 = 0.099792
     08:00 closes at 995 ≤ VWAP             → buy back at the 08:01 open, 996.0
-    gross (1000 − 996) × 1 = 4.00; fees 0.40 + 996 × 0.0004 = 0.40 + 0.3984 = 0.7984
-    net 4 − 0.7984 + 0.1008 = 3.3024
+    gross (1000 − 996) × 0.990 = 3.96; fees 0.396 + 996 × 0.990 × 0.0004 = 0.396 + 0.394416
+    net 3.96 − 0.790416 + 0.099792 = 3.269376
 Totals:
-    gross 5 − 20 + 4 = −11.00; fees −(0.802 + 0.792 + 0.7984) = −2.3924 → −2.39; funding +0.10
-    net 4.198 − 20.792 + 3.3024 = −13.2916 → −13.29; final equity 10 000 − 13.2916 → 9986.71
-    win rate 2 / 3 = 66.67 %; profit factor (4.198 + 3.3024) / 20.792 = 0.3607 → 0.361
-    max drawdown: peak 10 004.198 after trade 1, trough 9983.406 after trade 2: 20.792 → 20.79,
-    20.792 / 10 004.198 = 0.208 %
+    gross 5.05 − 20.2 + 3.96 = −11.19; fees −(0.81002 + 0.79992 + 0.790416) = −2.400356 → −2.40;
+    funding +0.10; net 4.23998 − 20.99992 + 3.269376 = −13.490564 → −13.49; final equity 9986.51
+    win rate 2 / 3 = 66.67 %; profit factor (4.23998 + 3.269376) / 20.99992 = 0.3576 → 0.358
+    max drawdown: peak 10 004.23998 after trade 1, trough 9983.24006 after trade 2: 20.99992 → 21.00,
+    20.99992 / 10 004.23998 = 0.210 %
 """
 
 from __future__ import annotations
@@ -134,15 +137,16 @@ def test_the_report_agrees_with_the_paper_to_the_cent(report) -> None:  # type: 
         for t in data["trades"]
     ]  # fmt: skip
     assert rows == [
-        ("LONG", 1, 6, 1000, 1005, "take_profit", 5, d("-0.802"), 0, d("4.198")),
-        ("LONG", 1, 12, 1000, 980, "stop_loss_pct", -20, d("-0.792"), 0, d("-20.792")),
-        ("SHORT", 1, 58, 1000, 996, "take_profit", 4, d("-0.7984"), d("0.1008"), d("3.3024")),
+        ("LONG", d("1.010"), 6, 1000, 1005, "take_profit", d("5.05"), d("-0.81002"), 0, d("4.23998")),
+        ("LONG", d("1.010"), 12, 1000, 980, "stop_loss_pct", d("-20.2"), d("-0.79992"), 0, d("-20.99992")),
+        ("SHORT", d("0.990"), 58, 1000, 996, "take_profit", d("3.96"), d("-0.790416"), d("0.099792"),
+         d("3.269376")),
     ]
     s = data["summary"]
-    assert (s["gross_pnl"], s["fees"], s["funding"], s["net_pnl"]) == ("-11.00", "-2.39", "0.10", "-13.29")
-    assert (s["starting_balance"], s["final_equity"]) == ("10000.00", "9986.71")
-    assert (s["win_rate_pct"], s["profit_factor"]) == (66.67, 0.361)
-    assert (s["max_drawdown"], s["max_drawdown_pct"]) == ("20.79", 0.208)
+    assert (s["gross_pnl"], s["fees"], s["funding"], s["net_pnl"]) == ("-11.19", "-2.40", "0.10", "-13.49")
+    assert (s["starting_balance"], s["final_equity"]) == ("10000.00", "9986.51")
+    assert (s["win_rate_pct"], s["profit_factor"]) == (66.67, 0.358)
+    assert (s["max_drawdown"], s["max_drawdown_pct"]) == ("21.00", 0.21)
     assert s["exits_by_reason"] == {"stop_loss_pct": 1, "take_profit": 2}
     assert data["costs"]["funding"] == "imported rates (1 funding time)"
 
