@@ -33,6 +33,7 @@ ENUM_WIDTH = 32  # side, order type, state, intent, action, level...
 CLIENT_ID_WIDTH = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
 SIGNAL_ID_WIDTH = 255
 ASSET_WIDTH = 16
+INSTANCE_WIDTH = 64  # config's instance_id
 
 
 def text_column(default: str = "") -> Any:

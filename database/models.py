@@ -44,6 +44,7 @@ from database.columns import (
     ASSET_WIDTH,
     CLIENT_ID_WIDTH,
     ENUM_WIDTH,
+    INSTANCE_WIDTH,
     SIGNAL_ID_WIDTH,
     STRATEGY_WIDTH,
     SYMBOL_WIDTH,
@@ -101,6 +102,8 @@ class OrderRow(_Table, table=True):
     created_time: int = _millis()
     updated_time: int = _millis()
     expire_time: int | None = _millis(default=None)
+    # The daemon that wrote it (several daemons on one PostgreSQL); '' before revision 0006.
+    instance_id: str = Field(default="", max_length=INSTANCE_WIDTH)
 
 
 class OrderEventRow(_Table, table=True):

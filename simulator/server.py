@@ -370,6 +370,7 @@ class SimulatorServer:
     async def _status_endpoint(self, request: web.Request) -> web.Response:
         return _json_response({
             "simTime": self.clock.now_ms(),
+            "speed": self.clock.speed,  # a daemon pointed at this simulator follows its clock
             "wallTime": self.wall_clock.now_ms(),
             "connections": len(self.hub.connections),
             "slowDisconnects": self.hub.slow_disconnects,

@@ -22,6 +22,7 @@ Use: `runner = StrategyRunner(strategy, bus, clock, store)`, `await runner.prepa
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -41,6 +42,7 @@ from core.events import (
 )
 from strategies.base import Output, Strategy
 from utils.clock import Clock
+from utils.latency import DECISION_LATENCY
 
 _log = structlog.get_logger(__name__)
 
@@ -87,6 +89,9 @@ class StrategyRunner:
         self.last_event_time = 0  # the venue time of the newest event handled
         self.last_handled_ms = 0  # our clock when it was handled
         self.last_signal_id = ""
+        # When the event in hand was published and taken (message-to-decision latency).
+        self._queued_ms = 0.0
+        self._taken_ns = 0
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -170,6 +175,7 @@ class StrategyRunner:
             if len(sub):
                 try:
                     event: object = sub.get_nowait()
+                    self._queued_ms, self._taken_ns = sub.stats.last_lag_ms, time.perf_counter_ns()
                     return event
                 except asyncio.QueueEmpty:  # only conflated-away slots were left
                     continue
@@ -192,18 +198,21 @@ class StrategyRunner:
             assert isinstance(event, MarkPrice)
             self._seen(event.event_time)
             self._publish(self._call("on_mark_price", strategy.on_mark_price, event))
+            self._decided()
             return False
         if kind is Candle:
             assert isinstance(event, Candle)
             self._seen(event.event_time)
             if not event.closed:
                 self._publish(self._call("on_candle_update", strategy.on_candle_update, event))
+                self._decided()
                 return False
             if event.open_time <= self._last_closed_open_time:
                 return False  # already seen (warm-up overlap or a replayed final bar)
             self._last_closed_open_time = event.open_time
             self.candles += 1
             self._publish(self._call("on_candle", strategy.on_candle, event))
+            self._decided()
         elif kind is OrderUpdate:
             assert isinstance(event, OrderUpdate)
             if event.symbol != self.symbol:
@@ -228,6 +237,10 @@ class StrategyRunner:
             return False
         await self._persist()
         return True
+
+    def _decided(self) -> None:
+        # Published by the stream's reader -> taken here -> the strategy's outputs published.
+        DECISION_LATENCY.add(self._queued_ms + (time.perf_counter_ns() - self._taken_ns) / 1e6)
 
     def _seen(self, event_time: int) -> None:
         self.events += 1

@@ -18,8 +18,10 @@ once, so exits keep using the previous period's final levels until the new one m
 
 What is persisted (`snapshot_state`): the position (side, entry price, entry time), the pending
 signal, the CLOSE retry counter and the guard's cool-down. The indicators are not: they are rebuilt
-from the warm-up candles (`on_start`), which the daemon loads from candles_1m on every start, so a
-snapshot stays small and can never disagree with the candles it was derived from.
+from the warm-up candles (`on_start`), which the daemon loads from candles_1m (or the venue) on every
+start, so a snapshot stays small and can never disagree with the candles it was derived from. The
+warm-up reaches back to the current anchor's start and 40 ADX periods before it (`history_needed`),
+so after a restart the VWAP, σ and ADX equal an uninterrupted run's.
 
 The position and the pending signal are tracked by the base class (`strategies/base.py`) from the
 executor's order and position updates and the risk gate's decisions.
@@ -45,6 +47,9 @@ _MINUTE_MS = 60_000
 _INF = float("inf")
 _NAN = float("nan")
 _NEVER_MS = 2**62
+# Wilder's smoothing forgets its start by (1 - 1/period) a candle: 40 periods leave (13/14)^560 ≈ 1e-18,
+# below a float's resolution, so a restarted ADX equals an uninterrupted one.
+_ADX_CONVERGENCE_PERIODS = 40
 
 
 @register
@@ -73,6 +78,13 @@ class VwapStrategy(VwapRules):
                 self._last_open_time = candle.open_time
         self._refresh_exits()
         return no_output()
+
+    def history_needed(self, now_ms: int) -> int:
+        """Every candle since the current anchor period began (VWAP and σ over the whole period,
+        as an uninterrupted run has them), and before that enough for the ADX to converge."""
+        newest = now_ms - now_ms % _MINUTE_MS - _MINUTE_MS  # the newest closed candle's open
+        since_anchor = (newest - self._vwap.session_start(newest)) // _MINUTE_MS + 1
+        return since_anchor + _ADX_CONVERGENCE_PERIODS * self._params_v.adx_period
 
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed candle: update the indicators, then decide an exit or an entry."""

@@ -28,6 +28,7 @@ from strategies.runner import StrategyRunner
 from trader.error_memory import LastErrorHandler
 from trader.heartbeat import DaemonState, Heartbeat
 from utils.clock import Clock
+from utils.latency import DECISION_LATENCY, LOOP_LAG, LOOP_LAG_OWN, watch_loop_lag
 from utils.log_failures import failed_writes
 
 _ZERO = Decimal(0)
@@ -49,6 +50,8 @@ def _pnl_since(session: Session, start_ms: int) -> tuple[Decimal, Decimal, Decim
     ).all()
     funding = sum((Decimal(amount) for amount in amounts), _ZERO)
     return realized, fees, funding
+
+_SLICE = 50  # symbols per slice of the `symbols` section (`DaemonStatus._slice_symbols`)
 
 
 class DaemonStatus:
@@ -81,6 +84,7 @@ class DaemonStatus:
         self._pnl: dict[str, str] = {"realized": "0", "fees": "0", "funding": "0", "net": "0"}
         self.database_problem: str | None = None  # set by the database watch (file replaced, ...)
         self._interval_s = 5.0
+        self._sliced_symbols: dict[str, Any] | None = None  # see `_slice_symbols`
 
     # --- the state ------------------------------------------------------------------------------
 
@@ -128,12 +132,36 @@ class DaemonStatus:
         }
 
     def symbols(self) -> dict[str, Any]:
+        if self._sliced_symbols is not None and len(self._runners) > _SLICE:
+            return self._sliced_symbols
+        with self._risk.state.totals_held():
+            return self._symbols(self._symbol_names())
+
+    def _symbol_names(self) -> list[str]:
+        positions = self._orders.positions()
+        return sorted(set(self._runners) | {s for s, p in positions.items() if not p.is_flat})
+
+    async def _slice_symbols(self) -> None:
+        """Many symbols: build the `symbols` section `_SLICE` symbols at a time with the loop free in
+        between (500 symbols in one go held the loop for ~50 ms at every heartbeat); the heartbeat
+        then shows it as of the last refresh (at most one interval old)."""
+        if len(self._runners) <= _SLICE:
+            self._sliced_symbols = None
+            return
+        names, out = self._symbol_names(), {}
+        for start in range(0, len(names), _SLICE):
+            with self._risk.state.totals_held():
+                out.update(self._symbols(names[start : start + _SLICE]))
+            await asyncio.sleep(0)
+        self._sliced_symbols = out
+
+    def _symbols(self, names: list[str]) -> dict[str, Any]:
         config = self._config()
         now = self._clock.now_ms()
         positions = self._orders.positions()
         configured = {s.symbol: s for s in config.symbols}
         out: dict[str, Any] = {}
-        for symbol in sorted(set(self._runners) | {s for s, p in positions.items() if not p.is_flat}):
+        for symbol in names:
             runner = self._runners.get(symbol)
             strategy = runner.strategy.name if runner is not None else ""
             blocks = [
@@ -227,10 +255,10 @@ class DaemonStatus:
                 "allowed": str(config.risk.max_orders_per_minute),
             },
         ]
-        for symbol, runner in sorted(self._runners.items()):
-            limits.extend(
-                risk_limits_used(state, config.risk_for(symbol), symbol=symbol, strategy=runner.strategy.name)
-            )
+        with state.totals_held():
+            for symbol, runner in sorted(self._runners.items()):
+                limits.extend(risk_limits_used(state, config.risk_for(symbol), symbol=symbol,
+                                               strategy=runner.strategy.name))
         return limits
 
     def pnl_today(self) -> dict[str, str]:
@@ -258,6 +286,7 @@ class DaemonStatus:
         heartbeat.register("risk", self._risk.status)
         heartbeat.register("orders", self._orders.status)
         heartbeat.register("logging", lambda: {"failed_writes": failed_writes()})  # a full disk, ...
+        heartbeat.register("performance", _performance)
         heartbeat.set_state_source(self.state)
         self._interval_s = heartbeat.interval_s
 
@@ -266,16 +295,28 @@ class DaemonStatus:
         database_problem: Callable[[], str | None] | None,
         on_database_lost: Callable[[str], Awaitable[None]],
     ) -> None:
-        """On the heartbeat's cadence: today's PnL from the database, and the database file itself."""
-        while True:
-            problem = database_problem() if database_problem is not None else None
-            if problem is not None and self.database_problem is None:
-                self.database_problem = problem
-                await on_database_lost(problem)
-            elif problem is None:
-                with contextlib.suppress(Exception):
-                    await self.refresh_pnl()
-            await asyncio.sleep(self._interval_s)
+        """On the heartbeat's cadence: today's PnL from the database, and the database file itself;
+        all along, the event loop's lag (the `performance` section)."""
+        lag = asyncio.ensure_future(watch_loop_lag())
+        try:
+            while True:
+                problem = database_problem() if database_problem is not None else None
+                if problem is not None and self.database_problem is None:
+                    self.database_problem = problem
+                    await on_database_lost(problem)
+                elif problem is None:
+                    with contextlib.suppress(Exception):
+                        await self.refresh_pnl()
+                await self._slice_symbols()
+                await asyncio.sleep(self._interval_s)
+        finally:
+            lag.cancel()
+
+
+def _performance() -> dict[str, object]:
+    """Hot-path latency histograms (utils/latency.py): market event to strategy decision, loop lag."""
+    return {"decision": DECISION_LATENCY.summary(), "loop_lag": LOOP_LAG.summary(),
+            "loop_lag_own": LOOP_LAG_OWN.summary()}
 
 
 __all__ = ["DaemonStatus"]

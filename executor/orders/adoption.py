@@ -109,7 +109,9 @@ class OrderAdoption:
         )
         now = ctx.clock.now_ms()
         await ctx.db.run(
-            lambda s: order_store.insert_order(s, request, OrderState.PENDING_NEW, now=now, reason=ADOPTED)
+            lambda s: order_store.insert_order(
+                s, request, OrderState.PENDING_NEW, now=now, reason=ADOPTED, instance_id=ctx.instance_id
+            )
         )
         order.progress.on_venue_order(venue)
         ctx.registry.register(order)

@@ -104,7 +104,7 @@ class OrderIntake:
         try:
             inserted = await ctx.db.run(
                 lambda s: order_store.insert_order(
-                    s, valid, OrderState.PENDING_NEW, now=now, expire_time=expire
+                    s, valid, OrderState.PENDING_NEW, now=now, expire_time=expire, instance_id=ctx.instance_id
                 )
             )
         except BaseException:
@@ -126,7 +126,9 @@ class OrderIntake:
         ctx.counters.rejects_local += 1
         _log.warning("order_manager.rejected_locally", client_order_id=request.client_order_id, reason=reason)
         inserted = await ctx.db.run(
-            lambda s: order_store.insert_order(s, request, OrderState.REJECTED, now=now, reason=reason)
+            lambda s: order_store.insert_order(
+                s, request, OrderState.REJECTED, now=now, reason=reason, instance_id=ctx.instance_id
+            )
         )
         order = TrackedOrder(
             request=request,

@@ -163,8 +163,10 @@ def insert_order(
     now: int,
     reason: str = "",
     expire_time: int | None = None,
+    instance_id: str = "",
 ) -> bool:
-    """Insert and commit a new order row; False when the client id already exists (a replay)."""
+    """Insert and commit a new order row; False when the client id already exists (a replay).
+    `instance_id` names the daemon that wrote it (several daemons on one database)."""
     row = OrderRow(
         client_order_id=request.client_order_id,
         symbol=request.symbol,
@@ -188,6 +190,7 @@ def insert_order(
         created_time=request.created_time,
         updated_time=now,
         expire_time=expire_time,
+        instance_id=instance_id,
     )
     session.add(row)
     try:

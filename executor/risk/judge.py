@@ -146,6 +146,9 @@ class RiskJudge:
     def _verdict(self, signal: Signal) -> Verdict:
         symbol = signal.symbol
         if signal.action is SignalAction.CLOSE:
+            owner = self.pauses.exits_blocked(symbol)
+            if owner is not None:
+                return Verdict(Reason.NOT_OWNED, {"detail": owner})
             return evaluate_close(signal, self.state.position_qty(symbol), self.state.closing_qty(symbol))
         pause = self.pauses.pause_of(symbol)
         if pause is not None:

@@ -1,20 +1,14 @@
 """The numbers the risk rules read, kept current from the bus; no I/O, no awaiting.
 
-What it learns and from where:
-
-- mark prices and funding times from `MarkPrice` (`on_mark`); the funding time just passed is kept
-  so the window after it can be enforced too;
-- positions and realized PnL from `PositionUpdate` (`on_position`). Its `net_realized` is the
-  symbol's cumulative realized PnL net of USDT fees and funding (as `executor.orders.positions.
-  Position` keeps them), so the change between two updates is what the fills and funding in
-  between gained or lost, after costs. A round trip ends when the position returns to flat or
-  flips through zero; its PnL is the cumulative net PnL then minus just before its opening fill.
-  The first update seen for a symbol only sets the baseline (`set_baseline`; the gate sets every
-  symbol's at start from the database, zero for a symbol never traded);
-- orders the gate accepted (`record_order`) and their fate from `OrderUpdate` (`on_order_update`):
-  the unfilled part of an entry counts as pending exposure; a terminal order stops counting, and
-  the unfilled part of a cancelled / expired / rejected entry is given back to the day's opened
-  quantity (it never opened anything).
+- mark prices and funding times from `MarkPrice` (`on_mark`), the funding time just passed kept so
+  the window after it is enforced too;
+- positions and realized PnL from `PositionUpdate` (`on_position`): `net_realized` is the symbol's
+  cumulative realized PnL net of USDT fees and funding, so the change between two updates is what
+  happened in between, after costs. A round trip ends when the position returns to flat or flips
+  through zero; its PnL is the cumulative net then minus just before its opening fill. The first
+  update for a symbol only sets the baseline (`set_baseline`; the gate sets them from the database);
+- orders the gate accepted (`record_order`) and their fate (`on_order_update`): an entry's unfilled
+  part is pending exposure, given back to the day's opened quantity if it ends unfilled.
 
 Daily numbers (realized PnL per strategy and symbol, opened quantity per symbol) belong to the UTC
 day of the clock and reset when the clock passes 00:00 UTC, whatever the venue's event times say.
@@ -22,8 +16,9 @@ day of the clock and reset when the clock passes 00:00 UTC, whatever the venue's
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -90,6 +85,7 @@ class RiskState:
         self._next_funding: dict[str, int] = {}
         self._last_funding: dict[str, int] = {}
         self._positions: dict[str, _Position] = {}
+        self._held_total: Decimal | None = None  # see `totals_held`
         self._owner: dict[str, str] = {}  # symbol -> strategy whose entries opened it
         self._pending: dict[str, _Pending] = {}  # by client order id
         self._day = clock.now_ms() // DAY_MS
@@ -328,7 +324,20 @@ class RiskState:
 
     def total_exposure(self) -> Decimal:
         """The sum of every symbol's exposure."""
+        if self._held_total is not None:
+            return self._held_total
         return sum((self.symbol_exposure(s) for s in self._symbols()), _ZERO)
+
+    @contextlib.contextmanager
+    def totals_held(self) -> Iterator[None]:
+        """Compute the total exposure once for many entry contexts read in one go (the heartbeat
+        reads one per symbol: 500 symbols made that quadratic). Only around synchronous code: with
+        no await inside, nothing can change the state meanwhile."""
+        self._held_total = self.total_exposure()
+        try:
+            yield
+        finally:
+            self._held_total = None
 
     # --- halts ---------------------------------------------------------------------------------
 

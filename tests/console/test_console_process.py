@@ -79,8 +79,9 @@ async def test_on_a_terminal_it_reads_as_words(tmp_path: Path) -> None:
     assert "SIM mode  (no money at risk)" in text
     assert "symbols   WLDUSDT, ADAUSDT" in text
     assert "python -m trader status" in text and "Ctrl-C" in text
-    for words in ("connected ", "warmed up WLDUSDT", "started   sim", "signal    ", "order     ",
-                  "stopped   exit code 0"):  # fmt: skip
+    for words in ("connected ", "warmed up WLDUSDT", "started   sim", "signal    ", "stopped   exit code 0"):
         assert words in text, f"{words!r} not in:\n{text[-3000:]}"
+    # an order that fills at once is told by its fill line; one that rests, by its order line
+    assert "order     " in text or "fill      " in text, text[-3000:]
     assert '{"' not in text  # no JSON on a terminal
     assert "alembic" not in text.lower()
