@@ -9,6 +9,7 @@ is reported. Funding rates imported from the archive become the matching engine'
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -59,6 +60,23 @@ class ImportedFunding:
 def imported_funding(engine: Engine, symbols: Iterable[str]) -> ImportedFunding:
     """The funding rates stored for `symbols`."""
     return ImportedFunding(read_funding(engine, list(symbols)))
+
+
+_LONG_GAP_MS = 86_400_000  # a day without candles: two different stretches, not a market pause
+
+
+def _longest_stretch(columns: Columns) -> tuple[Columns, bool]:
+    """The longest run of candles without a day-long gap (and whether anything was left out)."""
+    times = columns.open_times
+    cuts = [0, *(i for i in range(1, len(times)) if times[i] - times[i - 1] > _LONG_GAP_MS), len(times)]
+    if len(cuts) == 2:
+        return columns, False
+    a, b = max(itertools.pairwise(cuts), key=lambda ab: ab[1] - ab[0])
+    c = columns
+    return Columns(
+        c.open_times[a:b], c.opens[a:b], c.highs[a:b], c.lows[a:b], c.closes[a:b],
+        c.volumes[a:b], c.quote_volumes[a:b],
+    ), True  # fmt: skip
 
 
 def _filled(columns: Columns, step: int) -> tuple[Columns, int]:
@@ -124,18 +142,33 @@ def load_stored(
     loaded = Loaded()
     for symbol in symbols:
         intervals = held.get(symbol, [])
-        source = interval if interval in intervals else None
-        if source is None and step == MINUTE_MS:
-            coarser = sorted((interval_ms(i), i) for i in intervals if interval_ms(i) % MINUTE_MS == 0)
-            source = coarser[0][1] if coarser else None
-        if source is None:
+        candidates = [interval] if interval in intervals else []
+        if step == MINUTE_MS:  # coarser candles can be cut into minutes
+            candidates += [i for i in intervals if i != interval and interval_ms(i) % MINUTE_MS == 0]
+        # Of what is stored, the interval that covers the most of the window: a database the
+        # daemon wrote a few hours of 1m candles into still backtests the imported months of 3m.
+        best: tuple[int, str, Columns] | None = None
+        for candidate in candidates:
+            candidate_ms = interval_ms(candidate)
+            # A coarse bar that starts before `start_ms` still holds minutes inside the window.
+            first = None if start_ms is None else start_ms - candidate_ms + 1
+            found = read_candles(engine, symbol, candidate, first, end_ms)
+            covered = len(found.open_times) * candidate_ms
+            if found.open_times and (best is None or covered > best[0]):
+                best = (covered, candidate, found)
+        if best is None:
             continue
+        _, source, columns = best
         source_ms = interval_ms(source)
-        # A coarse bar that starts before `start_ms` still holds minutes inside the window.
-        first = None if start_ms is None else start_ms - source_ms + 1
-        columns = read_candles(engine, symbol, source, first, end_ms)
-        if not columns.open_times:
-            continue
+        if start_ms is None and end_ms is None:
+            # No period asked for: stretches months apart (imported history, a few hours the
+            # daemon stored) are not one market; the longest is backtested, not years filled flat.
+            columns, cut = _longest_stretch(columns)
+            if cut:
+                loaded.notes.append(
+                    f"{symbol}: its stored {source} candles have gaps over a day; the longest stretch is "
+                    "used (--start / --end choose another)"
+                )
         columns, gaps = _filled(columns, source_ms)
         if gaps:
             loaded.notes.append(

@@ -1,8 +1,9 @@
 """Where `python -m trader backtest` gets its candles and funding: the database, or files.
 
-Without `--data` the candles are read from the database (`data import` fills it). On first use —
-no candles stored for any symbol asked for — the shipped kline files (the config's
-`simulator.data/klines`) are imported, and the command says so. Funding rates imported from the
+Without `--data` the candles are read from the database (`data import` fills it). While a shipped
+kline file (the config's `simulator.data/klines`) of a symbol asked for is not in it yet, it is
+imported first, and the command says so: a database that `make run` already wrote candles into
+(time-shifted replays of the same data) still gets the real history. Funding rates imported from the
 archive are charged at their funding times; without them a flat `--funding-rate` is, or nothing.
 """
 
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy import Engine, text
 
 from backtest.history import ImportedFunding
 from backtest.series import BarSeries
@@ -38,7 +41,6 @@ def from_database(
     """The stored candles (importing `shipped` first when none of `symbols` has any)."""
     from backtest.history import imported_funding, load_stored
     from backtest.importing import import_paths
-    from backtest.store import stored
     from config.settings import redact_database_url
     from database.engine import make_engine
     from database.migrate import upgrade
@@ -48,7 +50,7 @@ def from_database(
     shown = redact_database_url(url)
     try:
         said = []
-        if not {s.symbol for s in stored(engine)} & set(symbols) and _ships(shipped, symbols):
+        if _not_yet_imported(engine, shipped, symbols):
             done = import_paths(engine, [shipped])
             held = ", ".join(f"{s} {n:,} {i}" for (s, i), n in sorted(done.rows.items()))
             said.append(
@@ -69,15 +71,32 @@ def from_database(
         engine.dispose()
 
 
-def _ships(shipped: Path, symbols: Sequence[str]) -> bool:
-    """Whether the shipped folder has a file for one of `symbols` (else importing it cannot help)."""
-    from backtest.archive import ArchiveError, describe
+def _not_yet_imported(engine: Engine, shipped: Path, symbols: Sequence[str]) -> bool:
+    """Whether a shipped kline file of one of `symbols` is missing from the database (its first
+    candle is not stored), so importing the shipped folder would add history."""
+    from backtest.archive import ArchiveError, describe, interval_label, lines, read_klines
     from backtest.importing import input_files
 
     try:
-        return any(describe(path, None, None).symbol in symbols for path in input_files([shipped]))
+        for path in input_files([shipped]):
+            source = describe(path, None, None)
+            if source.symbol not in symbols or source.kind != "klines":
+                continue
+            first = next(iter(next(read_klines(source, lines(path)), [])), None)
+            if first is None:
+                continue
+            interval = interval_label(first[2] - first[1] + 1)
+            table = "candles_1m" if interval == "1m" else "candles"
+            query = f"SELECT 1 FROM {table} WHERE symbol = :s AND open_time = :t" + (
+                "" if interval == "1m" else " AND interval = :i"
+            )  # fmt: skip
+            with engine.connect() as connection:
+                held = connection.execute(text(query), {"s": source.symbol, "t": first[1], "i": interval})
+                if held.first() is None:
+                    return True
     except ArchiveError:
         return False
+    return False
 
 
 __all__ = ["Candles", "from_database"]

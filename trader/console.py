@@ -99,6 +99,7 @@ def _summary(e: Mapping[str, Any]) -> str:
     return (
         f"summary   {e.get('state')} · positions {e.get('positions')} · open orders {e.get('open_orders')}"
         f" · PnL today {_usdt(e.get('pnl_today') or 0)} USDT · streams {e.get('streams')}"
+        + (f" · log writes failed {e['log_writes_failed']}" if e.get("log_writes_failed") else "")
     )
 
 
@@ -211,7 +212,9 @@ def summary_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     ]
     streams = doc.get("streams") or []
     up = sum(1 for s in streams if s.get("connected"))
+    failed = sum(((doc.get("logging") or {}).get("failed_writes") or {}).values())
     return {
+        **({"log_writes_failed": failed} if failed else {}),
         "state": doc.get("state"),
         "positions": ", ".join(held) if held else "flat",
         "open_orders": sum(len(entry.get("open_orders") or []) for entry in symbols.values()),

@@ -29,6 +29,7 @@ from trader.error_memory import LastErrorHandler
 from trader.heartbeat import DaemonState, Heartbeat
 from utils.clock import Clock
 from utils.latency import DECISION_LATENCY, LOOP_LAG, LOOP_LAG_OWN, watch_loop_lag
+from utils.log_failures import failed_writes
 
 _ZERO = Decimal(0)
 DAY_MS = 86_400_000
@@ -284,6 +285,7 @@ class DaemonStatus:
         heartbeat.register("strategies", lambda: {s: r.status() for s, r in self._runners.items()})
         heartbeat.register("risk", self._risk.status)
         heartbeat.register("orders", self._orders.status)
+        heartbeat.register("logging", lambda: {"failed_writes": failed_writes()})  # a full disk, ...
         heartbeat.register("performance", _performance)
         heartbeat.set_state_source(self.state)
         self._interval_s = heartbeat.interval_s

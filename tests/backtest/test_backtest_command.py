@@ -115,3 +115,31 @@ def test_symbols_the_shipped_data_lacks_are_not_imported_for(fresh_db: str, tmp_
     assert main(["backtest", "--config", str(config), "--symbols", "BTCUSDT"]) == 2
     out = " ".join(capsys.readouterr().out.split())
     assert "first use" not in out and "no 1m candles for BTCUSDT" in out and "data import" in out
+
+
+def test_candles_the_daemon_stored_do_not_hide_the_shipped_history(fresh_db: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`make run` then `backtest`: the daemon's few hours of (time-shifted, replayed) 1m candles
+    are in the database first; the backtest still imports and uses the months of shipped history."""
+    from database.engine import Database, upsert_candles
+    from database.migrate import upgrade
+    from database.models import CandleRow
+
+    upgrade(fresh_db)
+    db = Database(fresh_db)
+    later = 1_796_400_000_000  # 2026-12-04, where a sim run at 600x stores its candles
+    price = "1.3"
+    rows = [CandleRow(symbol=s, open_time=later + i * 60_000, close_time=later + i * 60_000 + 59_999,
+                      open=Decimal(price), high=Decimal(price), low=Decimal(price), close=Decimal(price),
+                      volume=Decimal(1), quote_volume=Decimal("1.3"),
+                      trades=1) for s in ("WLDUSDT", "ADAUSDT") for i in range(300)]  # fmt: skip
+    with db.session() as session:
+        upsert_candles(session, rows)
+        session.commit()
+    db.close()
+    assert main(["backtest", "--no-save"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "first use: imported the shipped candles" in out
+    assert "WLDUSDT: 3m candles cut into 1m bars" in out  # the imported months, not the 300 minutes
+    assert "the longest stretch is used" in out  # ADAUSDT: its shipped day, not 4 years filled flat
+    assert main(["backtest", "--no-save", "--start", "2023-10-01", "--end", "2023-10-03"]) == 0
+    assert "Backtest 2023-10-01 00:00" in " ".join(capsys.readouterr().out.split())

@@ -5,10 +5,13 @@ The full disk is real: /dev/full answers every write with ENOSPC."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -16,6 +19,7 @@ import structlog
 from tests.crash.harness import SPEED, daemon, wait_for_orders
 from tests.integration.process_rig import cleanup
 from tests.integration.venue import simulated_venue
+from trader.console import human_line, summary_fields
 from utils.log_failures import SinkFailures, failed_writes
 from utils.logging import configure_logging, reset_logging
 
@@ -33,6 +37,20 @@ def test_reports_the_first_failure_then_at_most_once_per_interval() -> None:
     later = failures.failed(disk_full, now=61.0)
     assert later is not None and "4 record(s)" in later and "5 in all" in later
     assert failures.total == 5
+
+
+def _failed_in_heartbeat(beat: dict[str, Any] | None) -> int:
+    failed = ((beat or {}).get("logging") or {}).get("failed_writes") or {}
+    return int(sum(failed.values()))
+
+
+def test_the_summary_says_how_many_log_writes_failed() -> None:
+    doc = {"state": "running", "logging": {"failed_writes": {"/var/log/trader.log": 41, "<stdout>": 1}}}
+    fields = summary_fields(doc)
+    assert fields["log_writes_failed"] == 42
+    line = human_line(fields | {"event": "console.summary"}, logging.INFO)
+    assert line is not None and line.endswith("· log writes failed 42")
+    assert "log_writes_failed" not in summary_fields({"state": "running", "logging": {"failed_writes": {}}})
 
 
 @needs_dev_full
@@ -68,6 +86,10 @@ async def test_the_daemon_trades_on_with_its_log_file_on_a_full_disk(tmp_path: P
             await process.start()
             await process.wait_running()
             await wait_for_orders(process, more_than=1)  # it trades (and logs every order)
+            deadline = time.monotonic() + 30
+            while not _failed_in_heartbeat(process.heartbeat()):  # the next heartbeat counts them
+                assert time.monotonic() < deadline, process.heartbeat()
+                await asyncio.sleep(0.1)
             process.signal(signal.SIGTERM)
             assert await process.wait_exit() == 0
         finally:
