@@ -191,6 +191,9 @@ def read_klines(source: Source, rows: Iterator[str]) -> Iterator[list[Candle]]:
                 )
             t = _time(cells[0], source, number, 0, names)
             o, h, lo, c, v = (_number(cells[i], source, number, i, names) for i in range(1, 6))
+            for column, value in enumerate((o, h, lo, c, v), start=1):
+                if value.startswith("-"):
+                    raise _fault(source, number, column, names, f"{value} is negative")
             end = _time(cells[6], source, number, 6, names)
             if step is None:
                 step = end - t + 1

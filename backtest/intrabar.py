@@ -41,6 +41,10 @@ class Grid:
     def is_mark(self, t: int) -> bool:
         return t % self.mark_ms == 0
 
+    def at(self, t: int) -> bool:
+        """Whether the stream speaks at `t` (a kline update or a mark price)."""
+        return t % self.kline_ms == 0 or t % self.mark_ms == 0
+
 
 def _violates(price: float, band: QuietBand) -> bool:
     return not band.low < price < band.high

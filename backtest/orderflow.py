@@ -79,6 +79,9 @@ class OrderFlow:
     samples: Grid
     record: Record
     runs: dict[str, SymbolRun]
+    # While not None, venue events wait here: at one instant the stream's updates reach the
+    # strategy before that instant's fills, as in the daemon (the simulator sends market data first).
+    _held: list[VenueEvent] | None = None
 
     # --- decisions and orders -----------------------------------------------------------------------
 
@@ -97,7 +100,7 @@ class OrderFlow:
                 self._deliver(run, self.venue.cancel_entries(output.symbol, now, "volatility guard"), now)
                 continue
             record.signals.append(output)
-            mark_time = now - now % self.samples.mark_ms
+            mark_time = (now - 1) - (now - 1) % self.samples.mark_ms  # the newest before now: risk/state.py
             mark = self._mark(run, mark_time)
             self.judge.state.on_mark(mark)
             decision, requests = self.judge.judge(output)
@@ -108,7 +111,15 @@ class OrderFlow:
             if followups:
                 self._act(run, followups, now)
 
+    def _release(self, run: SymbolRun, now: int) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._deliver(run, held, now)
+
     def _deliver(self, run: SymbolRun, events: list[VenueEvent], now: int) -> None:
+        if self._held is not None:
+            self._held.extend(events)
+            return
         for event in events:
             owner = self.runs.get(event.symbol, run)
             if type(event) is OrderUpdate:

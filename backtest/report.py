@@ -1,9 +1,10 @@
 """The numbers of a backtest: what a person decides on, as plain data (JSON-ready strings).
 
-Money is summed in Decimal and shown as strings; ratios (Sharpe, Sortino, profit factor) are
-floats rounded for humans. Sharpe and Sortino are computed on daily returns of the equity (UTC days,
-not annualised: multiply by √365 to annualise). Deterministic: the same inputs give the same
-document, key order included; timing fields live under "timing" only.
+Money is summed in Decimal and shown as strings; the max drawdown is measured on the equity after
+each exit (realised) and at each UTC day's end (marked to market); ratios (Sharpe, Sortino,
+profit factor) are floats rounded for humans. Sharpe and Sortino are computed on daily returns of
+the equity (UTC days, not annualised: multiply by √365 to annualise). Deterministic: the same
+inputs give the same document, key order included; timing fields live under "timing" only.
 """
 
 from __future__ import annotations
@@ -61,6 +62,27 @@ def _drawdown(equity: Sequence[tuple[int, Decimal]]) -> tuple[Decimal, float]:
     return worst, worst_pct
 
 
+def _observed(
+    info: RunInfo, trades: Sequence[Trade], equity: Sequence[tuple[int, Decimal]]
+) -> list[tuple[int, Decimal]]:
+    """Equity at the start, after each exit (realised) and at each day's end (marked), by time.
+
+    The exits matter: a loss taken and won back within a day never shows at the day's end.
+    """
+    points = [(info.start_ms, 0, info.starting_balance)]
+    running = info.starting_balance
+    for trade in sorted(trades, key=lambda t: t.exit_time):
+        running += trade.net_pnl
+        points.append((trade.exit_time, 0, running))
+    points += [(t, 1, v) for t, v in equity]  # a day's end mark after an exit at the same instant
+    return [(t, v) for t, _, v in sorted(points, key=lambda p: (p[0], p[1]))]
+
+
+def _plain(value: Decimal) -> str:
+    """A price as plain digits (1000, not 1E+3)."""
+    return format(value.normalize(), "f")
+
+
 def _ratios(equity: Sequence[tuple[int, Decimal]]) -> tuple[float | None, float | None]:
     values = [float(v) for _, v in equity]
     returns = [b / a - 1.0 for a, b in itertools.pairwise(values) if a > 0]
@@ -106,7 +128,7 @@ def build_report(
     timing: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The whole report as one JSON-ready document (see the module docstring)."""
-    dd, dd_pct = _drawdown([(info.start_ms, info.starting_balance), *equity])
+    dd, dd_pct = _drawdown(_observed(info, trades, equity))
     sharpe, sortino = _ratios([(info.start_ms, info.starting_balance), *equity])
     in_market = sum(t.exit_time - t.entry_time for t in trades)
     span = max(info.end_ms - info.start_ms, 1) * max(len(info.symbols), 1)
@@ -171,9 +193,9 @@ def trade_row(t: Trade) -> dict[str, Any]:
         "side": t.side,
         "quantity": str(t.quantity),
         "entry_time_ms": t.entry_time,
-        "entry_price": str(t.entry_price.normalize()),
+        "entry_price": _plain(t.entry_price),
         "exit_time_ms": t.exit_time,
-        "exit_price": str(t.exit_price.normalize()),
+        "exit_price": _plain(t.exit_price),
         "reason": t.reason,
         "gross_pnl": str(t.gross_pnl),
         "fees": str(t.fees),

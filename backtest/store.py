@@ -75,10 +75,12 @@ def _upsert(
             with cursor.copy(f"COPY import_{name} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            # DISTINCT ON: one row per key (the last in the file), as ON CONFLICT updates a row once.
+            # DISTINCT ON: one row per key, as ON CONFLICT updates a row once; the last one copied
+            # (the highest ctid of the freshly emptied temporary table) wins, as on SQLite.
+            keys = ", ".join(key)
             cursor.execute(
-                f"INSERT INTO {name} ({names}) SELECT DISTINCT ON ({', '.join(key)}) {names} "
-                f"FROM import_{name} {conflict}"
+                f"INSERT INTO {name} ({names}) SELECT DISTINCT ON ({keys}) {names} "
+                f"FROM import_{name} ORDER BY {keys}, ctid DESC {conflict}"
             )
         else:
             marks = ", ".join("?" for _ in columns)

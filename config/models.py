@@ -108,6 +108,9 @@ class EngineConfig(_Model):
     leverage: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=125)] = 2
     # Entries as passive LIMIT GTC orders at the signal's price (cancelled after the TTL), or MARKET.
     entry_order_type: Literal["LIMIT", "MARKET"] = "LIMIT"
+    # Several daemons on one PostgreSQL: how often each looks for symbols whose owner died
+    # (their advisory lock freed) and re-proves it still holds its own (docs/scaling.md).
+    lease_check_interval_s: PositiveSeconds = 10.0
 
 
 class ReconcileConfig(_Model):

@@ -17,7 +17,8 @@
 | control           | executor.risk.kill_switch               | the kill switch and per-symbol halts         |
 | alerts            | alerts.store                       | alerts, repeats counted, delivery status     |
 | equity_snapshots  | (equity issue)                     | the equity curve                             |
-| backtest_runs     | (backtest issue)                   | backtest configurations and results          |
+| backtest_runs     | backtest.saving                    | backtest configurations and results          |
+| backtest_trades   | backtest.saving                    | the round trips of each backtest run         |
 | reconciliation_*  | executor.orders.reconciler         | each reconciliation run and each difference  |
 
 The dashboard reads every table, read-only.
@@ -303,7 +304,10 @@ class EquityRow(_Table, table=True):
 
 
 class BacktestRunRow(_Table, table=True):
-    """One backtest run: its configuration and result (JSON) and whether it finished."""
+    """One backtest run: its configuration and result (JSON), the config's hash and the data range.
+
+    Its trades are in `backtest_trades` (database/backtest_tables.py).
+    """
 
     __tablename__ = "backtest_runs"
 
@@ -313,9 +317,13 @@ class BacktestRunRow(_Table, table=True):
     config: str = _text("{}")
     result: str = _text("{}")
     status: str = Field(default="", max_length=_ENUM)
+    config_hash: str = Field(default="", max_length=64)
+    start_time: int = _millis()  # the data range: first candle's open
+    end_time: int = _millis()  # ... and the first millisecond after the last candle
 
 
 # Tables kept in their own modules (one subject each); imported here so the metadata has them all.
+from database.backtest_tables import BacktestTradeRow  # noqa: E402
 from database.history_tables import FundingRateRow, IntervalCandleRow  # noqa: E402
 from database.reconciliation_tables import ReconciliationDifferenceRow, ReconciliationRunRow  # noqa: E402
 
@@ -338,12 +346,14 @@ TABLES: tuple[type[SQLModel], ...] = (
     ReconciliationDifferenceRow,
     IntervalCandleRow,
     FundingRateRow,
+    BacktestTradeRow,
 )
 
 __all__ = [
     "TABLES",
     "AlertRow",
     "BacktestRunRow",
+    "BacktestTradeRow",
     "CandleRow",
     "ControlRow",
     "EquityRow",

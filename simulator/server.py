@@ -218,7 +218,13 @@ class SimulatorServer:
             self._tick()
             await asyncio.sleep(self._tick_s)
 
-    def _tick(self) -> None:
+    def tick(self) -> int:
+        """Advance the exchange to the simulated now and fan every payload out, at once (a
+        driver of a step clock calls this after each step instead of waiting for the next tick);
+        how many payloads it produced."""
+        return self._tick()
+
+    def _tick(self) -> int:
         """Advance the exchange to the simulated now and fan every payload out."""
         self._apply_immediate()
         wall = self.wall_clock.now_ms()
@@ -245,6 +251,7 @@ class SimulatorServer:
         for expired in self.listen_keys.take_expired():
             self.hub.publish_user(expired, dumps({"e": "listenKeyExpired", "E": now, "listenKey": expired}),
                                   "listenKeyExpired")
+        return len(events)
 
     def _resolve_market(self, name: str) -> str | None:
         if not self._market_names:
@@ -363,6 +370,7 @@ class SimulatorServer:
     async def _status_endpoint(self, request: web.Request) -> web.Response:
         return _json_response({
             "simTime": self.clock.now_ms(),
+            "speed": self.clock.speed,  # a daemon pointed at this simulator follows its clock
             "wallTime": self.wall_clock.now_ms(),
             "connections": len(self.hub.connections),
             "slowDisconnects": self.hub.slow_disconnects,

@@ -165,6 +165,11 @@ class Strategy(ABC):
             self.on_candle(candle)
         return no_output()
 
+    def history_needed(self, now_ms: int) -> int:
+        """Closed 1m candles before `now_ms` this strategy needs at start to stand where an
+        uninterrupted run would (the daemon warms up with at least this many); 0: any will do."""
+        return 0
+
     @abstractmethod
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed 1m candle (each one exactly once, in time order)."""

@@ -18,8 +18,10 @@ once, so exits keep using the previous period's final levels until the new one m
 
 What is persisted (`snapshot_state`): the position (side, entry price, entry time), the pending
 signal, the CLOSE retry counter and the guard's cool-down. The indicators are not: they are rebuilt
-from the warm-up candles (`on_start`), which the daemon loads from candles_1m on every start, so a
-snapshot stays small and can never disagree with the candles it was derived from.
+from the warm-up candles (`on_start`), which the daemon loads from candles_1m (or the venue) on every
+start, so a snapshot stays small and can never disagree with the candles it was derived from. The
+warm-up reaches back to the current anchor's start and 40 ADX periods before it (`history_needed`),
+so after a restart the VWAP, σ and ADX equal an uninterrupted run's.
 
 The position and the pending signal are tracked by the base class (`strategies/base.py`) from the
 executor's order and position updates and the risk gate's decisions.
@@ -43,7 +45,11 @@ from strategies.vwap_rules import VwapRules
 
 _MINUTE_MS = 60_000
 _INF = float("inf")
+_NAN = float("nan")
 _NEVER_MS = 2**62
+# Wilder's smoothing forgets its start by (1 - 1/period) a candle: 40 periods leave (13/14)^560 ≈ 1e-18,
+# below a float's resolution, so a restarted ADX equals an uninterrupted one.
+_ADX_CONVERGENCE_PERIODS = 40
 
 
 @register
@@ -72,6 +78,13 @@ class VwapStrategy(VwapRules):
                 self._last_open_time = candle.open_time
         self._refresh_exits()
         return no_output()
+
+    def history_needed(self, now_ms: int) -> int:
+        """Every candle since the current anchor period began (VWAP and σ over the whole period,
+        as an uninterrupted run has them), and before that enough for the ADX to converge."""
+        newest = now_ms - now_ms % _MINUTE_MS - _MINUTE_MS  # the newest closed candle's open
+        since_anchor = (newest - self._vwap.session_start(newest)) // _MINUTE_MS + 1
+        return since_anchor + _ADX_CONVERGENCE_PERIODS * self._params_v.adx_period
 
     def on_candle(self, candle: Candle) -> list[Output]:
         """A closed candle: update the indicators, then decide an exit or an entry."""
@@ -108,8 +121,20 @@ class VwapStrategy(VwapRules):
         if open_time <= self._last_open_time:
             return no_output()  # already counted (warm-up overlap, a replay)
         self._last_open_time = open_time
-        self._feed(open_time, high, low, close, volume)
+        # `_feed` inlined (every closed candle of every symbol, every backtest bar, comes here)
+        self._candles.append((open_time, high, low, close, volume))
+        vwap = self._vwap
+        vwap.update(open_time, high, low, close, volume)
+        self._adx.update(high, low, close)
         p = self._params_v
+        # `_mature` inlined for the rule without a σ floor; with one, the method decides
+        if p.min_sigma_pct <= 0.0:
+            mature = not (vwap.volume <= 0.0 or close <= 0.0 or vwap.candles < p.min_candles_after_anchor)
+        else:
+            mature = self._mature(close)
+        self._is_mature = mature
+        if mature:
+            self._levels = vwap.levels()
         out: list[Output] = []
         if p.volatility_guard and self._guard.add_trade(now, close):
             out.append(self._guard_event(now))
@@ -132,8 +157,7 @@ class VwapStrategy(VwapRules):
             adx = self._adx.value
             # Cheap float tests first: most candles are not near the bands.
             if adx is not None and adx < p.adx_max:
-                price = close_price if close_price is not None else Decimal(repr(close))
-                signal = self._check_entry(open_time, close_time, price, close, now)
+                signal = self._check_entry(open_time, close_time, close_price, close, now)
                 if signal is not None:
                     out.append(signal)
         return out
@@ -172,23 +196,31 @@ class VwapStrategy(VwapRules):
     def quiet_band(self) -> QuietBand:
         """Live prices between the stop and the take profit (before the holding deadline) exit
         nothing; while flat or closing, no live price does. The guard reacts to fast moves."""
-        p = self._p
+        p = self._params_v
         guard = p.volatility_max_range_pct / 100.0 if p.volatility_guard else None
         pending = self._pending
         side = self._side
         if side is None or not p.live_exits or (pending is not None and pending.action is SignalAction.CLOSE):
-            return QuietBand(-_INF, _INF, _NEVER_MS, guard)
-        tp = self._take_profit if p.live_take_profit else float("nan")
-        if side == "LONG":
-            return QuietBand(self._stop, tp if tp == tp else _INF, self._deadline_ms, guard)
-        return QuietBand(tp if tp == tp else -_INF, self._stop, self._deadline_ms, guard)
+            low, high, until = -_INF, _INF, _NEVER_MS
+        else:
+            tp = self._take_profit if p.live_take_profit else _NAN
+            if side == "LONG":
+                low, high, until = self._stop, tp if tp == tp else _INF, self._deadline_ms
+            else:
+                low, high, until = tp if tp == tp else -_INF, self._stop, self._deadline_ms
+        band = self._band
+        # The same band as last time is the common case (a backtest asks once per candle): reuse it.
+        if band.low != low or band.high != high or band.until_ms != until or band.guard_range != guard:
+            band = self._band = QuietBand(low, high, until, guard)
+        return band
 
     def _feed(self, open_time: int, high: float, low: float, close: float, volume: float) -> None:
         self._candles.append((open_time, high, low, close, volume))
         vwap = self._vwap
         vwap.update(open_time, high, low, close, volume)
         self._adx.update(high, low, close)
-        if self._mature(close):
+        mature = self._is_mature = self._mature(close)
+        if mature:
             self._levels = vwap.levels()
 
     # --- configuration and persistence ---------------------------------------------------------------

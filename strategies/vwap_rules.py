@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.decimals import to_api_string
 from core.events import Signal, SignalAction, VolatilityGuardTriggered
-from strategies.base import Strategy
+from strategies.base import QuietBand, Strategy
 from strategies.indicators.adx import Adx
 from strategies.indicators.volatility import VolatilityGuard
 from strategies.indicators.vwap import AnchoredVwap
@@ -59,6 +60,7 @@ class VwapRules(Strategy):
         self._last_open_time = -1
         self._latest_time = 0  # newest event time seen: tells a stale closed candle from a live one
         self._levels: tuple[float, float] | None = None  # (VWAP, σ) of the latest mature period
+        self._is_mature = False  # the last fed candle's `_mature`: its levels are `_levels`
         self._close_trigger = -1
         self._close_attempt = 0
         # exit thresholds as floats, recomputed when levels or the position change (hot path reads)
@@ -66,6 +68,7 @@ class VwapRules(Strategy):
         self._stop = 0.0
         self._deadline_ms = 0
         self._pct_stop: float | None = None
+        self._band = QuietBand(float("nan"), float("nan"), -1)  # quiet_band's last answer (NaN: none yet)
 
     @property
     def _p(self) -> VwapParams:
@@ -106,20 +109,24 @@ class VwapRules(Strategy):
         self,
         open_time: int,
         close_time: int,
-        close_price: Decimal,
+        close_price: Decimal | None,
         close: float,
         now: int,
         other_than: str | None = None,
     ) -> Signal | None:
-        p = self._p
+        """An entry signal on this closed candle, if its close is beyond a band (see the rules);
+        `close_price` None: the exact close is read back from `close` once an entry fires."""
+        p = self._params_v
         if not self.entries_enabled or (p.volatility_guard and self._guard.active(now)):
             return None
         if close_time < self._latest_time - _STALE_CANDLE_MS:
             return None
         adx = self._adx.value
-        vwap, sigma = self._vwap.vwap, self._vwap.sigma
-        if adx is None or adx >= p.adx_max or vwap is None or sigma is None or not self._mature(close):
+        # `close` is the candle just fed: when it was mature, `_levels` are its VWAP and σ
+        levels = self._levels
+        if adx is None or adx >= p.adx_max or levels is None or not self._is_mature:
             return None
+        vwap, sigma = levels
         lower = vwap - p.band_k * sigma
         upper = vwap + p.band_k * sigma
         if close < lower:
@@ -130,6 +137,8 @@ class VwapRules(Strategy):
             return None
         if other_than is not None and (action is SignalAction.OPEN_LONG) == (other_than == "LONG"):
             return None  # the exit's own side: never re-enter what this candle exits
+        if close_price is None:
+            close_price = Decimal(repr(close))
         reason = entry_reason(p, action, close_price, vwap, lower if close < lower else upper, adx)
         signal_id = self.signal_id(action, open_time)
         if other_than is None:
@@ -152,9 +161,9 @@ class VwapRules(Strategy):
         if side is None or entry is None:
             return
         if self._pct_stop is None:  # depends on the position only: once per position
-            self._pct_stop = pct_stop_price(self._p, side, entry, self.tick_size)
+            self._pct_stop = pct_stop_price(self._params_v, side, entry, self.tick_size)
         self._take_profit, self._stop, self._deadline_ms = exit_levels(
-            self._p, side, self._pct_stop, self._entry_time, self._levels
+            self._params_v, side, self._pct_stop, self._entry_time, self._levels
         )
 
     def _check_exit(
@@ -178,12 +187,14 @@ class VwapRules(Strategy):
         else:
             hit_stop = price_f >= self._stop
             hit_tp = price_f <= self._take_profit
-        if live and not self._p.live_take_profit:
+        if live and not self._params_v.live_take_profit:
             hit_tp = False
         expired = now >= self._deadline_ms
         if not (hit_stop or hit_tp or expired):
             return None
-        exact = price if price is not None else Decimal(repr(price_f))
+        # One spelling of a price whatever its source wrote (the wire "1.316", the path "1.3160"):
+        # the signal's reason and inputs are stored and compared (`trader parity`).
+        exact = Decimal(to_api_string(price)) if price is not None else Decimal(repr(price_f))
         return self._close(exact, now, trigger, source, hit_stop=hit_stop, expired=expired)
 
     def _close(

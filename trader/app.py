@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -39,7 +39,7 @@ import structlog
 
 from config.loader import effective_mode
 from config.models import SymbolConfig, TraderConfig
-from config.settings import Settings
+from config.settings import Mode, Settings
 from core import __version__, channels
 from core.bus import Bus
 from core.errors import ConfigError, DaemonFailed, FatalError
@@ -64,11 +64,13 @@ from trader.health import read_heartbeat
 from trader.heartbeat import DaemonState, Heartbeat
 from trader.live_config import LiveConfig
 from trader.market_data import MarketDataService
+from trader.ownership import SymbolOwnership
 from trader.paper_venue import PaperVenue
 from trader.preflight import DatabaseFileWatch, check_writable_folders, with_startup_retries
 from trader.shutdown import Shutdown
 from trader.sim_venue import SimVenue
 from trader.status_sections import DaemonStatus
+from trader.venue_clock import check_market_clock
 from trader.venue_start import StartedVenue, start_venue
 from utils.clock import Clock, WallClock
 
@@ -108,6 +110,10 @@ class Daemon:
         self.order_manager: OrderManager | None = None
         self.risk_gate: RiskGate | None = None
         self._db_watch: DatabaseFileWatch | None = None
+        # The database is handed on so that an in-process simulator's clock resumes after its candles.
+        self.open_venue: Callable[[Settings, TraderConfig, Mode], Awaitable[StartedVenue]] = (
+            lambda s, c, m: start_venue(s, c, m, db=self._db)
+        )
         self.alerts = DaemonAlerts(settings, config, self.bus, self.mode)  # exit 2 if half-configured
 
     @property
@@ -184,11 +190,11 @@ class Daemon:
         check_writable_folders(settings)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         self._db = db = Database(settings.database_url)
+        self.ownership = await SymbolOwnership.claim(settings.database_url, config, self.instance_id)
         self.alerts.start(db, read_heartbeat(settings.status_dir / "heartbeat.json"))  # before all else
         self._db_watch = DatabaseFileWatch(settings.database_url)
-        self._venue = venue = await start_venue(settings, config, self.mode)
+        self._venue = venue = await self.open_venue(settings, config, self.mode)
         self._sim, self._paper, self.clock = venue.sim, venue.paper, venue.clock
-        endpoints = venue.endpoints
         self.heartbeat = heartbeat = Heartbeat(
             settings.status_dir / "heartbeat.json",
             self.clock,
@@ -201,27 +207,21 @@ class Daemon:
         self._spawn("heartbeat", heartbeat.run())
         if self._paper is not None:
             heartbeat.register("paper", self._paper.status)
-        self._gateway = gateway = Gateway(endpoints, self.clock)
+        self._gateway = gateway = Gateway(venue.endpoints, self.clock)
         budget = config.engine.startup_retry_seconds
         await with_startup_retries(gateway.start, "connecting to the venue", budget_s=budget)
         info = await with_startup_retries(gateway.exchange_info, "reading exchangeInfo", budget_s=budget)
-        missing = [s.symbol for s in config.symbols if s.symbol not in info.instruments]
-        if missing:
-            raise ConfigError(
-                str(self.config_path), "symbols", f"not traded on this venue: {', '.join(missing)}"
-            )
+        check_market_clock(info.server_time, gateway.market_now_ms())  # or candles are misread
+        if missing := ", ".join(s.symbol for s in config.symbols if s.symbol not in info.instruments):
+            raise ConfigError(str(self.config_path), "symbols", f"not traded on this venue: {missing}")
         self._instruments = dict(info.instruments)
         if await with_startup_retries(
             gateway.dual_side_position, "reading the position mode", budget_s=budget
         ):
             raise FatalError("the account is in hedge mode; switch it to one-way mode (trader needs it)")
-        for symbol_config in config.symbols:
-            symbol = symbol_config.symbol
-            await with_startup_retries(
-                partial(gateway.set_leverage, symbol, config.engine.leverage),
-                f"setting the leverage of {symbol}",
-                budget_s=budget,
-            )
+        for symbol in (s.symbol for s in config.symbols):
+            leverage = partial(gateway.set_leverage, symbol, config.engine.leverage)
+            await with_startup_retries(leverage, f"setting the leverage of {symbol}", budget_s=budget)
         balances = await with_startup_retries(gateway.balances, "reading the balances", budget_s=budget)
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
         await self._start_components(db, gateway, equity)
@@ -263,9 +263,10 @@ class Daemon:
             entry_order_type=OrderType(config.engine.entry_order_type),
         )
         self._spawn("risk_gate", risk.run())
+        self.ownership.attach(risk.pauses, orders, self.heartbeat, lambda: self.config, self._spawn)
         self._spawn("kill_switch", KillSwitchWatcher(db, risk).run())
         self._spawn("audit", AuditRecorder(self.bus, db).run())
-        self._spawn("trade_log", TradeLog(self.bus).run())
+        self._spawn("trade_log", TradeLog(self.bus, self.heartbeat.document).run())  # + the console
 
         self.market_data = MarketDataService(gateway, db, self.bus, self.clock)
         self._spawn("market_data", self.market_data.run())
@@ -316,12 +317,8 @@ class Daemon:
             fatal=lambda: self.failure,
         )
         status.register(self.heartbeat)
-        extras = {
-            "market_data": self.market_data.status,
-            "config": self.watcher.status,
-            "gateway": self._gateway.status,
-            "alerts": self.alerts.status,
-        }
+        extras = {"market_data": self.market_data.status, "config": self.watcher.status}
+        extras.update(gateway=self._gateway.status, alerts=self.alerts.status)
         if self._sim is not None:
             extras["simulator"] = self._sim.status
         for section, provider in extras.items():
@@ -351,7 +348,8 @@ class Daemon:
             symbol_config.symbol, params, order_notional=symbol_config.order_notional_usdt
         )
         strategy.tick_size = self._instruments[symbol_config.symbol].tick_size
-        history = await self.market_data.warm_up(symbol_config.symbol, self.config.engine.warmup_candles)
+        count = max(self.config.engine.warmup_candles, strategy.history_needed(self.clock.now_ms()))
+        history = await self.market_data.warm_up(symbol_config.symbol, count)  # VWAP from its anchor
         runner = StrategyRunner(strategy, self.bus, self.clock, self._state_store)
         await runner.prepare(history)
         symbol = symbol_config.symbol
@@ -379,10 +377,9 @@ class Daemon:
             return
         # A component died: never trade on with a piece missing. Stop, exit non-zero, let the
         # service manager restart us; state recovery at start-up makes that safe.
-        _log.error(
-            "daemon.task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc
-        )
-        self.fail(f"{task.get_name()} failed: {type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        _log.error("daemon.task_failed", task=task.get_name(), error=error, exc_info=exc)
+        self.fail(f"{task.get_name()} failed: {error}")
 
     async def _stop_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

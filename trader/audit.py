@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -21,9 +22,10 @@ from sqlmodel import Session, select
 
 from core import channels
 from core.bus import Bus, Subscription
-from core.events import OrderUpdate, RiskDecision, Signal, VolatilityGuardTriggered
+from core.events import OrderUpdate, PositionUpdate, RiskDecision, Signal, VolatilityGuardTriggered
 from database.engine import Database
 from database.models import SignalRow, StrategyStateRow, VolatilityEventRow
+from trader.console import summary_fields
 
 _log = structlog.get_logger(__name__)
 
@@ -112,16 +114,56 @@ class AuditRecorder:
 class TradeLog:
     """One structured log line per trading event (signal, risk decision, order update)."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        status: Callable[[], Mapping[str, Any]] | None = None,
+        *,
+        summary_every_s: float = 30.0,
+    ) -> None:
         self._subs = (
             bus.subscribe(channels.ALL_SIGNALS, name="tradelog.signals"),
             bus.subscribe(channels.RISK_DECISION, name="tradelog.risk"),
             bus.subscribe(channels.ORDER_UPDATE, name="tradelog.orders"),
+            bus.subscribe(channels.POSITION_UPDATE, name="tradelog.positions"),
         )
+        self._status = status
+        self._summary_every_s = summary_every_s
+        # per symbol: cumulative (realized, fees, funding) when last flat, and net at this run's start
+        self._flat_at: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+        self._run_start: dict[str, Decimal] = {}
 
     async def run(self) -> None:
-        """Log until cancelled."""
-        await asyncio.gather(*(self._follow(sub) for sub in self._subs))
+        """Log until cancelled (and a summary every `summary_every_s` when given a status source)."""
+        tasks = [self._follow(sub) for sub in self._subs]
+        if self._status is not None:
+            tasks.append(self._summaries(self._status))
+        await asyncio.gather(*tasks)
+
+    async def _summaries(self, status: Callable[[], Mapping[str, Any]]) -> None:
+        while True:  # wall seconds: the summary is for a person reading the console
+            await asyncio.sleep(self._summary_every_s)
+            try:
+                _log.info("console.summary", **summary_fields(status()))
+            except Exception as exc:  # a summary must never stop the trade log
+                _log.warning("console.summary_failed", error=repr(exc))
+
+    def _position(self, event: PositionUpdate) -> None:
+        """A `trade.pnl` line when a position is back to flat with new realized PnL."""
+        now = (event.realized_pnl, event.fees, event.funding)
+        flat_at = self._flat_at.setdefault(event.symbol, now)  # the trip's start (first seen: here)
+        start_net = self._run_start.setdefault(event.symbol, event.net_realized)
+        if event.quantity != 0:
+            return
+        self._flat_at[event.symbol] = now
+        gross, fees, funding = (a - b for a, b in zip(now, flat_at, strict=True))
+        if gross == 0 and fees == 0:
+            return  # flat again without a trade (an update that changed nothing)
+        _log.info(
+            "trade.pnl", symbol=event.symbol, strategy=event.strategy, trade_net=str(gross - fees + funding),
+            trade_gross=str(gross), trade_fees=str(fees), trade_funding=str(funding),
+            net_since_start=str(event.net_realized - start_net),
+        )  # fmt: skip
 
     async def _follow(self, sub: Subscription) -> None:
         async for event in sub:
@@ -136,6 +178,8 @@ class TradeLog:
                     "trade.risk_decision", symbol=event.symbol, strategy=event.strategy,
                     signal_id=event.signal_id, accepted=event.accepted, reason=event.reason,
                 )
+            elif isinstance(event, PositionUpdate):
+                self._position(event)
             elif isinstance(event, OrderUpdate):
                 _log.info(
                     "trade.order", symbol=event.symbol, strategy=event.strategy,

@@ -48,7 +48,7 @@ def from_database(
     shown = redact_database_url(url)
     try:
         said = []
-        if not {s.symbol for s in stored(engine)} & set(symbols):
+        if not {s.symbol for s in stored(engine)} & set(symbols) and _ships(shipped, symbols):
             done = import_paths(engine, [shipped])
             held = ", ".join(f"{s} {n:,} {i}" for (s, i), n in sorted(done.rows.items()))
             said.append(
@@ -67,6 +67,17 @@ def from_database(
         return Candles(series, funding if funding.count(start, end) else None, said)
     finally:
         engine.dispose()
+
+
+def _ships(shipped: Path, symbols: Sequence[str]) -> bool:
+    """Whether the shipped folder has a file for one of `symbols` (else importing it cannot help)."""
+    from backtest.archive import ArchiveError, describe
+    from backtest.importing import input_files
+
+    try:
+        return any(describe(path, None, None).symbol in symbols for path in input_files([shipped]))
+    except ArchiveError:
+        return False
 
 
 __all__ = ["Candles", "from_database"]

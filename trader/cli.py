@@ -40,10 +40,12 @@ from trader import (
     cli_db,
     cli_docs,
     cli_flatten,
+    cli_parity,
     cli_status,
     cli_watchdog,
 )
 from trader.config_report import config_report, report_yaml
+from trader.console import ConsoleFormat, install_console, log_banner
 from utils.logging import (
     FILE_ONLY,
     add_secret,
@@ -92,11 +94,12 @@ def _shown(path: Path) -> Path:
     return path
 
 
-def _start_logging(settings: Settings) -> Path:
+def _start_logging(settings: Settings, *, console: bool | None = None) -> Path:
     return configure_logging(
         settings.log_level,
         settings.log_dir,
         secrets=settings.secret_values(),
+        console=console,
         max_bytes=settings.log_max_bytes,
         backups=settings.log_backups,
     )
@@ -157,6 +160,12 @@ def _add_run(sub: _SubParsers) -> None:
         action="store_true",
         help=f"allow mode live (real money); same as {ENV_PREFIX}ALLOW_LIVE=true",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=[f.value for f in ConsoleFormat],
+        default=ConsoleFormat.AUTO.value,
+        help="the console: human lines on a terminal and JSON lines otherwise (auto), or either always",
+    )
     parser.set_defaults(handler=run_command)
 
 
@@ -166,7 +175,8 @@ def run_command(args: argparse.Namespace) -> int:
     from trader.preflight import check_writable_folders
 
     check_writable_folders(settings)  # before logging, which needs one of them
-    _start_logging(settings)
+    log_file = _start_logging(settings, console=False)
+    install_console(ConsoleFormat(getattr(args, "log_format", ConsoleFormat.AUTO.value)))
     path = _config_path(args.config, settings)
     config = load_config(path)
     mode = effective_mode(settings, config)
@@ -174,6 +184,7 @@ def run_command(args: argparse.Namespace) -> int:
     check_credentials(mode, settings)
     settings = _resolved(settings)
     _log.info("trader.starting", mode=mode.value, config=str(path), duration=args.duration)
+    log_banner(settings, config, mode, path, log_file)
 
     from trader.app import run_daemon  # the daemon's imports are only needed to run it
 
@@ -265,6 +276,7 @@ COMMANDS: list[Callable[[_SubParsers], None]] = [
     cli_watchdog.add_parser,
     cli_backtest.add_parser,
     cli_data.add_parser,
+    cli_parity.add_parser,
     cli_dashboard.add_parser,
     cli_alerts.add_parser,
     cli_docs.add_parser,

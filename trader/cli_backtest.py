@@ -88,6 +88,16 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--trades-csv", type=Path, default=None, metavar="OUT", help="write the trades as CSV"
     )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="write a self-contained HTML report (equity, drawdown, candles with VWAP, bands and trades)",
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not save the run and its trades in the database"
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=backtest_command)
 
@@ -185,9 +195,7 @@ def backtest_command(args: argparse.Namespace) -> int:
             instruments,
             funding_rate=funding_rate,
             funding=funding,
-            funding_label=None
-            if funding is None
-            else f"imported rates ({funding.count(start, end)} funding times)",
+            funding_label=None if funding is None else _imported(funding.count(start, end)),
             progress=lambda done: bar.update(task, completed=done),
             timing=timing,
         )
@@ -198,14 +206,42 @@ def backtest_command(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(outcome.report, indent=1) + "\n")
         console.print(f"report written to {args.json}")
+    if args.html is not None:
+        from backtest.html import render_html
+
+        params = {entry.symbol: entry.validated_params for entry in config.symbols}
+        page = render_html(outcome.report, outcome.trades, series, outcome.record.signals, params)
+        args.html.write_text(page)
+        console.print(f"HTML report written to {args.html} ({len(page) / 1e6:.1f} MB, opens offline)")
     if args.trades_csv is not None:
         args.trades_csv.write_text(trades_csv(outcome.trades))
         console.print(f"{len(outcome.trades)} trades written to {args.trades_csv}")
+    if not args.no_save:
+        run_id = _save(settings.database_url, f"{path.name} {', '.join(sorted(series))}", config, outcome)
+        console.print(f"saved as backtest run #{run_id} (the dashboard's Backtests page; --no-save: not)")
     console.print(
         f"{total:,} candles in {timing['total_seconds']:.2f} s "
         f"({total / max(outcome.loop_seconds, 1e-9):,.0f} candles/s in the loop)"
     )
     return EXIT_OK
+
+
+def _save(url: str, name: str, config: Any, outcome: Any) -> int:
+    """The run and its trades into the database (backtest/saving.py); returns the run's id."""
+    from backtest.saving import save_run
+    from database.engine import make_engine
+    from database.migrate import upgrade
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        return save_run(engine, name, config.model_dump(mode="json"), outcome.report, outcome.trades)
+    finally:
+        engine.dispose()
+
+
+def _imported(count: int) -> str:
+    return f"imported rates ({count} funding time{'' if count == 1 else 's'})"
 
 
 def _interval_ms(text: str) -> int | None:

@@ -69,7 +69,7 @@ def import_command(args: argparse.Namespace) -> int:
     try:
         import_with_progress(engine, args.paths, args.symbol, args.interval, done, console)
     except ArchiveError as exc:
-        _summary(console, done, time.perf_counter() - started, redact_database_url(url))
+        _summary(console, done, time.perf_counter() - started, redact_database_url(url), failed=True)
         print(" ".join(str(exc).split()), file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
@@ -109,10 +109,17 @@ def import_with_progress(
         )
 
 
-def _summary(console: Any, done: Any, seconds: float, where: str) -> None:
+def _summary(console: Any, done: Any, seconds: float, where: str, *, failed: bool = False) -> None:
     for (symbol, what), count in sorted(done.rows.items()):
         kind = "funding rates" if what == "funding" else f"{what} candles"
         console.print(f"{symbol}: {count:,} {kind}", highlight=False)
+    if failed:
+        console.print(
+            f"kept the {done.total:,} rows imported before the error in {where}; "
+            "fix the file and run the same command again to import the rest",
+            highlight=False,
+        )
+        return
     console.print(
         f"imported {done.total:,} rows from {done.files} file(s) in {seconds:.2f} s into {where}",
         highlight=False,

@@ -1,4 +1,5 @@
-"""Is a daemon running on this database? Asked before a restore overwrites it.
+"""Is a daemon running on this database? Asked before a restore overwrites it, and by a daemon
+starting on a SQLite file (`claim_sqlite`: one daemon per file; several need PostgreSQL).
 
 Two independent witnesses, because a restore under a running daemon would lose what it writes:
 the heartbeat (`trader/health.py`: fresh, or its process still alive and not `stopped`) and, for
@@ -8,9 +9,12 @@ The dashboard opens the file read-only, so it does not count.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+from typing import IO
 
+from core.errors import DaemonFailed
 from trader.health import Health, judge, read_heartbeat
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
@@ -102,4 +106,23 @@ def running_daemon(status_dir: Path, sqlite_file: Path | None) -> str | None:
     return None
 
 
-__all__ = ["heartbeat_owner", "running_daemon", "sqlite_writers"]
+def claim_sqlite(database: Path) -> IO[bytes]:
+    """Hold `<database>.daemon.lock` for this daemon's life (closing it releases the claim; the
+    kernel releases it when the process dies, kill -9 included). Raises DaemonFailed with one
+    line when another daemon holds it: two daemons on one SQLite file would trade the same symbols
+    and overwrite each other's rows."""
+    lock_path = database.with_name(database.name + ".daemon.lock")
+    handle = open(lock_path, "a+b")  # noqa: SIM115 - held open until the daemon stops
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DaemonFailed(
+            f"another daemon already runs on the SQLite database {database}; SQLite serves one daemon: "
+            "several daemons need a shared PostgreSQL database (TRADER_DATABASE_URL=postgresql://...), "
+            "each with its own instance_id (see docs/scaling.md)"
+        ) from None
+    return handle
+
+
+__all__ = ["claim_sqlite", "heartbeat_owner", "running_daemon", "sqlite_writers"]

@@ -7,7 +7,9 @@ candles_1m has no gaps and no duplicates across restarts and disconnects because
 - every closed candle is upserted on (symbol, open_time);
 - at start-up and after every stream reconnect, the closed candles after the last stored one are
   fetched over REST and upserted (`backfill`);
-- a closed candle whose open time skips a minute (a lost message) triggers a back-fill too.
+- a closed candle whose open time skips a minute (a lost message) triggers a back-fill too; the gap
+  is logged (`market_data.gap`) and so is the outcome (`gap_repaired`, or `gap_unrepaired` when the
+  venue's klines did not have the minutes).
 Back-filled candles the strategies have not seen are published on `market.<SYMBOL>` in order.
 """
 
@@ -125,6 +127,10 @@ class MarketDataService:
                 return
             if last is not None and event.open_time > last + MINUTE_MS:
                 self.gaps_detected += 1
+                _log.warning(
+                    "market_data.gap", symbol=symbol, missing_from=last + MINUTE_MS,
+                    minutes=(event.open_time - last) // MINUTE_MS - 1,
+                )
                 self._held[symbol] = [event]
                 self._backfill_wanted.add(symbol)
                 return
@@ -185,6 +191,8 @@ class MarketDataService:
             start = None
         fetched = await self._fetch(symbol, start)
         held = self._held.pop(symbol, [])
+        if held and start is not None:
+            _log_gap_outcome(symbol, start, held[0].open_time, {c.open_time for c in fetched})
         for candle in sorted({c.open_time: c for c in (*fetched, *held)}.values(), key=_open_time):
             if published is None or candle.open_time > published:
                 self._bus.publish(self._topic(symbol), candle)
@@ -256,6 +264,17 @@ class MarketDataService:
             if self._last_published.get(symbol, -1) < newest:
                 self._last_published[symbol] = newest
         return history
+
+
+def _log_gap_outcome(symbol: str, first_missing: int, first_held: int, fetched: set[int]) -> None:
+    """One line saying whether the venue's klines filled a gap the stream left."""
+    missing = [t for t in range(first_missing, first_held, MINUTE_MS) if t not in fetched]
+    minutes = (first_held - first_missing) // MINUTE_MS
+    if missing:
+        _log.warning("market_data.gap_unrepaired", symbol=symbol, minutes=minutes, still_missing=len(missing),
+                     first_missing=missing[0])
+    else:
+        _log.info("market_data.gap_repaired", symbol=symbol, minutes=minutes)
 
 
 def _open_time(candle: Candle) -> int:

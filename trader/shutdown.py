@@ -119,6 +119,9 @@ class Shutdown:
             await daemon._gateway.close()
         if daemon._venue is not None:
             await daemon._venue.stop()
+        ownership = getattr(daemon, "ownership", None)  # after the last order: the locks go last
+        if ownership is not None:
+            await ownership.close()
         if daemon._db is not None:
             daemon._db.close()
         _log.info("daemon.stopped", exit_code=daemon.exit_code)

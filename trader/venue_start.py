@@ -4,7 +4,8 @@
   (`sim_venue.py`) and the daemon runs on its accelerated clock;
 - `paper`: the public market's streams, orders filled by a local simulator (`paper_venue.py`);
 - otherwise (testnet, live, or sim with TRADER_REST_URL / TRADER_STREAM_URL naming a standalone
-  simulator): the configured URLs, on the wall clock.
+  simulator): the configured URLs, on the wall clock, except that a standalone simulator's clock
+  (its speed and simulated now, `venue_clock.py`) is followed.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pydantic import SecretStr
 
 from config.models import TraderConfig
 from config.settings import Mode, Settings
+from database.engine import Database
 from executor.binance.endpoints import VenueEndpoints, endpoints_for
 from trader.paper_venue import PaperVenue, start_paper_venue
-from trader.sim_venue import SimVenue, start_sim_venue
+from trader.sim_venue import SimVenue, newest_market_time, start_sim_venue
+from trader.venue_clock import follow_venue_clock
 from utils.clock import Clock, WallClock
 
 
@@ -39,8 +42,14 @@ class StartedVenue:
             await self.paper.stop()
 
 
-async def start_venue(settings: Settings, config: TraderConfig, mode: Mode) -> StartedVenue:
-    """Start (or point at) the venue of `mode` (see the module docstring)."""
+async def start_venue(
+    settings: Settings, config: TraderConfig, mode: Mode, *, db: Database | None = None
+) -> StartedVenue:
+    """Start (or point at) the venue of `mode` (see the module docstring).
+
+    `db`: an in-process simulator's clock starts after the newest market time it holds
+    (`sim_venue.newest_market_time`), so a second run's candles are newer than the stored ones.
+    """
     if mode is Mode.PAPER:
         # Market data from the public stream; orders, account and klines at a local simulator
         # that fills at the public prices. Nothing is ever sent to Binance.
@@ -55,7 +64,8 @@ async def start_venue(settings: Settings, config: TraderConfig, mode: Mode) -> S
         return StartedVenue(endpoints, paper.clock, paper.user_stream_url, paper=paper)
     overridden = settings.rest_url is not None or settings.stream_url is not None
     if mode is Mode.SIM and not overridden:
-        sim = await start_sim_venue(config)
+        resume_after = await db.run(newest_market_time) if db is not None else None
+        sim = await start_sim_venue(config, resume_after=resume_after)
         endpoints = VenueEndpoints(
             mode=Mode.SIM,
             rest_url=sim.rest_url,
@@ -65,4 +75,6 @@ async def start_venue(settings: Settings, config: TraderConfig, mode: Mode) -> S
         )
         return StartedVenue(endpoints, sim.clock, endpoints.stream_url, sim=sim)
     endpoints = endpoints_for(settings, mode=mode)
-    return StartedVenue(endpoints, WallClock(), endpoints.stream_url)
+    # A standalone simulator may run its market faster than the wall clock: follow it.
+    clock = await follow_venue_clock(endpoints.rest_url) if mode is Mode.SIM else None
+    return StartedVenue(endpoints, clock or WallClock(), endpoints.stream_url)

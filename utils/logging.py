@@ -31,6 +31,8 @@ import structlog
 from pydantic import SecretBytes, SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from utils.log_failures import CountingHandler
+
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and digits
 LOG_FILE_NAME = "trader.log"
@@ -48,6 +50,10 @@ _INLINE_PATTERNS: tuple[re.Pattern[str], ...] = (
     # scheme://user:password@host
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(?=@)"),
 )
+
+# Third-party INFO that tells nobody anything (alembic's plugin set-up on every start, per-request
+# lines): their warnings and errors still reach the log.
+_QUIET_BELOW_WARNING = ("alembic", "urllib3", "asyncio", "websockets", "aiohttp.access", "streamlit")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -134,11 +140,14 @@ class _OurHandler:
     """Marks the handlers configure_logging installed, so a second call replaces exactly those."""
 
 
-class _RotatingFile(logging.handlers.RotatingFileHandler, _OurHandler):
+ManagedHandler = _OurHandler  # a handler another module adds that configure_logging also replaces
+
+
+class _RotatingFile(CountingHandler, logging.handlers.RotatingFileHandler, _OurHandler):
     pass
 
 
-class _Console(logging.StreamHandler, _OurHandler):  # type: ignore[type-arg]
+class _Console(CountingHandler, logging.StreamHandler, _OurHandler):  # type: ignore[type-arg]
     def filter(self, record: logging.LogRecord) -> bool:
         # structlog hands the event dict over as record.msg
         if isinstance(record.msg, dict) and record.msg.get(FILE_ONLY):
@@ -155,7 +164,8 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _formatter(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
+def formatter_for(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
+    """Our processing for any record (time, level, exceptions as text, redaction), then `renderer`."""
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[
@@ -198,14 +208,18 @@ def configure_logging(
 
     handlers: list[logging.Handler] = []
     file_handler = _RotatingFile(log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
-    file_handler.setFormatter(_formatter(structlog.processors.JSONRenderer()))
+    file_handler.setFormatter(formatter_for(structlog.processors.JSONRenderer()))
+    file_handler.count_failures(str(log_file))
     handlers.append(file_handler)
     stream = sys.stderr
-    if console if console is not None else _is_tty(stream):
+    if console if console is not None else is_tty(stream):
         console_handler = _Console(stream)
-        console_handler.setFormatter(_formatter(structlog.dev.ConsoleRenderer(colors=_is_tty(stream))))
+        console_handler.setFormatter(formatter_for(structlog.dev.ConsoleRenderer(colors=is_tty(stream))))
+        console_handler.count_failures("stderr")
         handlers.append(console_handler)
 
+    for chatty in _QUIET_BELOW_WARNING:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     root = logging.getLogger()
     with _lock:
         for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
@@ -251,7 +265,8 @@ def current_log_file() -> Path | None:
     return _log_file
 
 
-def _is_tty(stream: Any) -> bool:
+def is_tty(stream: Any) -> bool:
+    """True when `stream` is a terminal (a closed or odd stream is not)."""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty()) if callable(isatty) else False

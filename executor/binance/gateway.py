@@ -60,8 +60,9 @@ class Gateway(RestClient):
         self._exchange_info = info
         return info
 
-    def _market_now_ms(self) -> int:
-        # Live: the venue's clock via the offset. Sim: the simulator's market clock itself.
+    def market_now_ms(self) -> int:
+        """The market's now as this gateway believes it: live, the venue's clock via the measured
+        offset; sim, the simulator's market clock itself."""
         return self.time_sync.server_now_ms() if self._market_clock_is_wall else self._clock.now_ms()
 
     async def klines(
@@ -71,7 +72,7 @@ class Gateway(RestClient):
         params = {"symbol": symbol, "interval": "1m", "startTime": start_time, "endTime": end_time,
                   "limit": limit}
         data = await self._request("GET", "/fapi/v1/klines", params)
-        now = self._market_now_ms()
+        now = self.market_now_ms()
         if not isinstance(data, list):
             raise RetryableError("unreadable answer: klines is not an array")
         return [self._decode(lambda row: candle_from_rest(symbol, row, now), row) for row in data]

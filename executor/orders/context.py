@@ -87,6 +87,9 @@ class OrderContext:
     halted: FatalError | None = None
     fatal: asyncio.Event | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Several daemons on one database: False for a symbol another daemon owns. Its orders, fills
+    # and position are that daemon's to track, book and reconcile (trader/ownership.py).
+    in_scope: Callable[[str], bool] = field(default=lambda _symbol: True)
 
     # --- outputs -----------------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ from executor.orders.positions import Position
 from executor.orders.reconcile import Reconciler, ReconcileReport
 from executor.orders.registry import TrackedOrder
 from executor.orders.sender import OrderSender
+from executor.orders.takeover import take_over
 from executor.orders.ttl import TtlKeeper
 from executor.orders.venue_sync import VenueSync
 from executor.venue_api import OrderGateway
@@ -188,7 +189,8 @@ class OrderManager:
             return
         stored = await self._ctx.db.run(lambda s: order_store.orders_in_states(s, LIVE_STATES))
         for row in stored:
-            self._ctx.registry.register(TrackedOrder.from_stored(row))
+            if self._ctx.in_scope(row.request.symbol):
+                self._ctx.registry.register(TrackedOrder.from_stored(row))
         self._ctx.positions = await self._ctx.db.run(order_store.load_positions)
         self._loaded = True
 
@@ -241,6 +243,11 @@ class OrderManager:
         """The orders this manager holds as live (of one symbol, or all), oldest first."""
         live = self._ctx.registry.live.values()
         return sorted((o for o in live if symbol is None or o.symbol == symbol), key=lambda o: o.created_time)
+
+    def expire_due(self) -> None:
+        """Start the cancel of every entry whose TTL has passed now. The housekeeping tick does
+        this on the wall clock; a driver of a step clock calls it at each deadline it steps to."""
+        self._ttl.expire_orders()
 
     def positions(self) -> dict[str, Position]:
         """Every booked position by symbol."""
@@ -299,6 +306,14 @@ class OrderManager:
             "detail": (last.error or str(last)) if last is not None else None,
         }
 
+    def set_scope(self, in_scope: Callable[[str], bool]) -> None:
+        """Track, book and reconcile only symbols for which `in_scope` is true (set before `run`)."""
+        self._ctx.in_scope = in_scope
+
+    async def take_over(self, symbols: set[str]) -> ReconcileReport:
+        """Symbols that came into scope (their daemon died): see `takeover.py`."""
+        return await take_over(self._ctx, self.reconcile_now, symbols)
+
     async def _adopt_unknown(self, symbol: str, client_order_id: str) -> TrackedOrder | None:
         """A report for an order of ours the database does not know: adopt it from the venue."""
         venue = await self._ctx.gateway.query_order(symbol, client_order_id)
@@ -315,8 +330,8 @@ class OrderManager:
     # --- venue events ---------------------------------------------------------------------------
 
     async def _on_execution(self, report: object) -> None:
-        if not isinstance(report, ExecutionReport):
-            return
+        if not isinstance(report, ExecutionReport) or not self._ctx.in_scope(report.symbol):
+            return  # another daemon's symbol: its report is that daemon's to book
         if self._ctx.stream_down:
             # The stream is back; one more poll catches anything that happened in between.
             self._ctx.stream_down = False

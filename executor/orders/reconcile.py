@@ -253,6 +253,8 @@ class Reconciler:
     async def _unknown_open_orders(self, report: ReconcileReport) -> None:
         ctx = self._ctx
         for venue in await with_retries(ctx.gateway.open_orders, ctx.wall):
+            if not ctx.in_scope(venue.symbol):
+                continue  # another daemon's
             found = await self.adoption.check(venue)
             if found is None:
                 continue
@@ -278,7 +280,7 @@ class Reconciler:
         registry = ctx.registry
         since = ctx.clock.now_ms() - SHORT_OF_FILLS_LOOKBACK_MS
         for stored in await ctx.db.run(lambda s: order_store.orders_short_of_fills(s, updated_since=since)):
-            if registry.get(stored.request.client_order_id) is None:
+            if registry.get(stored.request.client_order_id) is None and ctx.in_scope(stored.request.symbol):
                 report.short_of_fills += 1
                 registry.remember_finished(TrackedOrder.from_stored(stored))
         wanted: dict[str, int] = {}
@@ -313,9 +315,16 @@ class Reconciler:
     async def _positions(self, report: ReconcileReport) -> None:
         ctx = self._ctx
         venue = await with_retries(ctx.gateway.positions, ctx.wall)
-        ctx.positions = await ctx.db.run(order_store.load_positions)
+        before, ctx.positions = ctx.positions, await ctx.db.run(order_store.load_positions)
+        for symbol, stored in ctx.positions.items():
+            # Another daemon's position, as it last stored it: the risk gate's total exposure
+            # counts every daemon's (docs/scaling.md).
+            if not ctx.in_scope(symbol) and before.get(symbol) != stored:
+                ctx.publish_position(stored, ctx.clock.now_ms(), strategy=stored.strategy)
         busy = {o.symbol for o in ctx.registry.live.values()}
         for difference in position_differences(ctx.positions, venue, busy):
+            if not ctx.in_scope(difference.symbol):
+                continue  # another daemon's position
             ours, theirs = str(difference.ours.quantity), str(difference.venue_qty)
             if difference.busy:
                 report.positions_mismatch_skipped += 1

@@ -146,6 +146,9 @@ class RiskJudge:
     def _verdict(self, signal: Signal) -> Verdict:
         symbol = signal.symbol
         if signal.action is SignalAction.CLOSE:
+            owner = self.pauses.exits_blocked(symbol)
+            if owner is not None:
+                return Verdict(Reason.NOT_OWNED, {"detail": owner})
             return evaluate_close(signal, self.state.position_qty(symbol), self.state.closing_qty(symbol))
         pause = self.pauses.pause_of(symbol)
         if pause is not None:
@@ -155,7 +158,7 @@ class RiskJudge:
             return Verdict(Reason.UNKNOWN_SYMBOL, {"symbol": symbol})
         if not instrument.is_trading:
             return Verdict(Reason.SYMBOL_NOT_TRADING, {"status": instrument.status})
-        context = self.state.entry_context(signal.strategy, symbol)
+        context = self.state.entry_context(signal.strategy, symbol, before=signal.event_time)
         return evaluate_entry(signal, context, self.limits_for(symbol), instrument, self.entry_order_type)
 
     def on_position(self, update: PositionUpdate) -> TripOutcome | None:

@@ -51,6 +51,7 @@ class Reason(StrEnum):
     SYMBOL_NOT_TRADING = "symbol_not_trading"
     INVALID_SIGNAL = "invalid_signal"
     ENTRIES_PAUSED = "entries_paused"
+    NOT_OWNED = "not_owned"
     NOT_RECONCILED = "not_reconciled"
     RECONCILIATION_MISMATCH = "reconciliation_mismatch"
     KILL_SWITCH = "kill_switch"

@@ -1,20 +1,14 @@
 """The numbers the risk rules read, kept current from the bus; no I/O, no awaiting.
 
-What it learns and from where:
-
-- mark prices and funding times from `MarkPrice` (`on_mark`); the funding time just passed is kept
-  so the window after it can be enforced too;
-- positions and realized PnL from `PositionUpdate` (`on_position`). Its `net_realized` is the
-  symbol's cumulative realized PnL net of USDT fees and funding (as `executor.orders.positions.
-  Position` keeps them), so the change between two updates is what the fills and funding in
-  between gained or lost, after costs. A round trip ends when the position returns to flat or
-  flips through zero; its PnL is the cumulative net PnL then minus just before its opening fill.
-  The first update seen for a symbol only sets the baseline (`set_baseline`; the gate sets every
-  symbol's at start from the database, zero for a symbol never traded);
-- orders the gate accepted (`record_order`) and their fate from `OrderUpdate` (`on_order_update`):
-  the unfilled part of an entry counts as pending exposure; a terminal order stops counting, and
-  the unfilled part of a cancelled / expired / rejected entry is given back to the day's opened
-  quantity (it never opened anything).
+- mark prices and funding times from `MarkPrice` (`on_mark`), the funding time just passed kept so
+  the window after it is enforced too;
+- positions and realized PnL from `PositionUpdate` (`on_position`): `net_realized` is the symbol's
+  cumulative realized PnL net of USDT fees and funding, so the change between two updates is what
+  happened in between, after costs. A round trip ends when the position returns to flat or flips
+  through zero; its PnL is the cumulative net then minus just before its opening fill. The first
+  update for a symbol only sets the baseline (`set_baseline`; the gate sets them from the database);
+- orders the gate accepted (`record_order`) and their fate (`on_order_update`): an entry's unfilled
+  part is pending exposure, given back to the day's opened quantity if it ends unfilled.
 
 Daily numbers (realized PnL per strategy and symbol, opened quantity per symbol) belong to the UTC
 day of the clock and reset when the clock passes 00:00 UTC, whatever the venue's event times say.
@@ -83,6 +77,11 @@ class RiskState:
         self._clock = clock
         self.equity = equity
         self._marks: dict[str, Decimal] = {}
+        # The two newest marks of each symbol as (time, price): a decision at T uses the newest
+        # mark from before T, so it does not depend on whether the mark stamped T itself (sent with
+        # the candle that closed at T, on another stream) happened to arrive first.
+        self._recent_marks: dict[str, tuple[tuple[int, Decimal] | None, tuple[int, Decimal]]] = {}
+        self._as_of: int | None = None
         self._next_funding: dict[str, int] = {}
         self._last_funding: dict[str, int] = {}
         self._positions: dict[str, _Position] = {}
@@ -114,6 +113,8 @@ class RiskState:
     def on_mark(self, mark: MarkPrice) -> None:
         """Latest mark price; a later `next_funding_time` means the previous one has passed."""
         self._marks[mark.symbol] = mark.mark_price
+        recent = self._recent_marks.get(mark.symbol)
+        self._recent_marks[mark.symbol] = (recent[1] if recent else None, (mark.event_time, mark.mark_price))
         known = self._next_funding.get(mark.symbol)
         if known is None or mark.next_funding_time > known:
             if known is not None:
@@ -123,6 +124,16 @@ class RiskState:
     def mark_price(self, symbol: str) -> Decimal | None:
         """The latest mark price of `symbol`, if one arrived."""
         return self._marks.get(symbol)
+
+    def _mark(self, symbol: str) -> Decimal | None:
+        """The mark in force: the latest, or while judging a signal of time T the newest before T."""
+        recent = self._recent_marks.get(symbol)
+        if self._as_of is None or recent is None:
+            return self._marks.get(symbol)
+        previous, latest = recent
+        if latest[0] < self._as_of or previous is None:
+            return latest[1]
+        return previous[1]
 
     def funding_times(self, symbol: str) -> tuple[int | None, int | None]:
         """(next funding time, the one just passed) of `symbol`."""
@@ -197,7 +208,7 @@ class RiskState:
     def unrealized(self, strategy: str, symbol: str) -> Decimal:
         """Open PnL at the mark of the position `strategy` holds on `symbol` (0 if unknown)."""
         position = self._positions.get(symbol)
-        mark = self._marks.get(symbol)
+        mark = self._mark(symbol)
         if position is None or mark is None or position.quantity == _ZERO:
             return _ZERO
         if self._owner.get(symbol, strategy) != strategy:
@@ -287,7 +298,7 @@ class RiskState:
     # --- exposure ------------------------------------------------------------------------------
 
     def _valuation_price(self, symbol: str, fallback: Decimal | None) -> Decimal:
-        mark = self._marks.get(symbol)
+        mark = self._mark(symbol)
         if mark is not None:
             return mark
         if fallback is not None:
@@ -352,14 +363,22 @@ class RiskState:
 
     # --- for the rules -------------------------------------------------------------------------
 
-    def entry_context(self, strategy: str, symbol: str) -> EntryContext:
-        """A snapshot of everything `evaluate_entry` needs for this strategy and symbol."""
+    def entry_context(self, strategy: str, symbol: str, *, before: int | None = None) -> EntryContext:
+        """A snapshot of everything `evaluate_entry` needs for this strategy and symbol; with
+        `before` (the signal's time), valued at the newest marks from before it."""
+        self._as_of = before
+        try:
+            return self._entry_context(strategy, symbol)
+        finally:
+            self._as_of = None
+
+    def _entry_context(self, strategy: str, symbol: str) -> EntryContext:
         now = self._roll()
         next_funding, last_funding = self.funding_times(symbol)
         return EntryContext(
             now_ms=now,
             equity=self.equity,
-            mark_price=self._marks.get(symbol),
+            mark_price=self._mark(symbol),
             position_qty=self.position_qty(symbol),
             realized_today=self._realized_today.get((strategy, symbol), _ZERO),
             unrealized=self.unrealized(strategy, symbol),

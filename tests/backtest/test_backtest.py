@@ -43,7 +43,7 @@ PARAMS = {
 REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
 
 
-def _series(n: int, seed: int) -> BarSeries:
+def _series(n: int, seed: int, symbol: str = "BTCUSDT") -> BarSeries:
     """Candles drawn like the benchmark's (log-normal walk on a 0.1 tick around 30,000)."""
     rng = np.random.default_rng(seed)
     vol = 0.0008 * np.exp(0.2 * rng.standard_normal(n))
@@ -55,7 +55,7 @@ def _series(n: int, seed: int) -> BarSeries:
     volume = np.round(rng.lognormal(2.5, 0.8, n), 3) + 0.001
     times = [1_672_531_200_000 + i * 60_000 for i in range(n)]
     return BarSeries(
-        "BTCUSDT",
+        symbol,
         60_000,
         Decimal("0.1"),
         times,
@@ -78,10 +78,10 @@ def bench_config(tmp_path: Path):  # type: ignore[no-untyped-def]
     return load_config(path)
 
 
-def _instruments():  # type: ignore[no-untyped-def]
+def _instruments(symbols: tuple[str, ...] = ("BTCUSDT",)):  # type: ignore[no-untyped-def]
     doc = load_exchange_info(ROOT / "data" / "exchange_info.json")
     btc = next(s for s in doc["symbols"] if s["symbol"] == "BTCUSDT")
-    return instruments_of({**doc, "symbols": [copy.deepcopy(btc)]})
+    return instruments_of({**doc, "symbols": [dict(copy.deepcopy(btc), symbol=s, pair=s) for s in symbols]})
 
 
 def _mine(report: dict) -> list[tuple[object, ...]]:  # type: ignore[type-arg]
@@ -112,6 +112,28 @@ def test_the_benchmark_rules_give_the_trades_of_a_plain_reading_of_them(bench_co
     trade = outcome.trades[0]
     notional = trade.quantity * (trade.entry_price + trade.exit_price)
     assert -trade.fees == (notional * Decimal("0.0004")).quantize(Decimal("1e-8"))
+
+
+def test_symbols_backtested_together_each_trade_as_the_rules_say(tmp_path: Path) -> None:
+    # One engine clock for every symbol: a live stop of one symbol inside a minute must not move
+    # another symbol's fill at that minute's open (or its own stop) later. These candles (seeds
+    # 700..703) had one trade filled 20 s late when each candle was unfolded symbol by symbol.
+    symbols = ("SAUSDT", "SBUSDT", "SCUSDT", "SDUSDT")
+    config = yaml.safe_load((ROOT / "bench" / "backtest.yaml").read_text())
+    config["symbols"] = [
+        {"symbol": s, "strategy": "vwap", "order_notional_usdt": 1000, "params": PARAMS} for s in symbols
+    ]
+    (tmp_path / "bench.yaml").write_text(yaml.safe_dump(config))
+    series = {s: _series(6_000, seed=700 + j, symbol=s) for j, s in enumerate(symbols)}
+    outcome = run_session(
+        load_config(tmp_path / "bench.yaml"), series, _instruments(symbols), funding_rate=Decimal(0)
+    )
+    reference = []
+    for s, x in series.items():
+        reference += reference_trades(s, x.open_times, x.opens, x.highs, x.lows, x.closes, x.volumes)
+    mine = sorted(_mine(outcome.report), key=lambda t: (t[0], t[2]))  # type: ignore[arg-type, return-value]
+    assert len(reference) >= 40
+    assert mine == sorted(reference, key=lambda t: (t[0], t[2]))
 
 
 def test_two_identical_runs_give_the_same_report(bench_config) -> None:  # type: ignore[no-untyped-def]

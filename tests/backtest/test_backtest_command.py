@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,45 @@ def test_imported_funding_rates_are_charged_at_their_times(fresh_db: str, tmp_pa
     assert report["costs"]["funding"] == "imported rates (9 funding times)"
     # A rate of 0.1 % every 8 h: any position held across a funding time pays.
     assert report["summary"]["funding"] != "0.00"
+
+
+def test_a_run_is_saved_with_its_trades_unless_no_save(fresh_db: str, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from database.engine import make_engine
+
+    out = tmp_path / "r.json"
+    args = ["backtest", "--symbols", "WLDUSDT", "--start", "2023-10-01", "--end", "2023-10-04"]
+    assert main([*args, "--json", str(out)]) == 0
+    assert "saved as backtest run #1" in capsys.readouterr().out
+    assert main([*args, "--no-save"]) == 0
+    report = json.loads(out.read_text())
+    engine = make_engine(fresh_db)
+    try:
+        with engine.connect() as connection:
+            runs = connection.execute(
+                text("SELECT id, config_hash, start_time, end_time, status, result FROM backtest_runs")
+            ).all()
+            trades = connection.execute(
+                text("SELECT run_id, symbol, exit_time, net_pnl FROM backtest_trades ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(runs) == 1  # --no-save saved nothing
+    run_id, config_hash, start, end, status, result = runs[0]
+    assert (config_hash, start, end, status) == (
+        report["config_hash"], report["period"]["start_ms"], report["period"]["end_ms"], "finished"
+    )  # fmt: skip
+    assert json.loads(result)["summary"] == report["summary"]
+    assert [(r, s, t, Decimal(n)) for r, s, t, n in trades] == [
+        (run_id, "WLDUSDT", x["exit_time_ms"], Decimal(x["net_pnl"])) for x in report["trades"]
+    ]
+
+
+def test_symbols_the_shipped_data_lacks_are_not_imported_for(fresh_db: str, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "btc.yaml"
+    text = (ROOT / "config" / "config.yaml").read_text().replace("symbol: WLDUSDT", "symbol: BTCUSDT")
+    config.write_text(text)
+    assert main(["backtest", "--config", str(config), "--symbols", "BTCUSDT"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "first use" not in out and "no 1m candles for BTCUSDT" in out and "data import" in out

@@ -63,11 +63,12 @@ def test_overlapping_files_store_each_candle_once_and_the_last_import_wins(engin
     a = tmp_path / "BTCUSDT-1m-a.csv"
     b = tmp_path / "BTCUSDT-1m-b.csv"
     a.write_text(HEADER + "".join(_kline(i) for i in range(0, 6)))
-    b.write_text("".join(_kline(i, close="100.70") for i in range(3, 9)))  # no header
+    # no header; minute 8 twice in the file: the later row wins
+    b.write_text("".join(_kline(i, close="100.70") for i in range(3, 9)) + _kline(8, close="100.80"))
     import_paths(engine, [a, b])
     candles = read_candles(engine, "BTCUSDT", "1m")
     assert candles.open_times == [T0 + i * 60_000 for i in range(9)]
-    assert candles.closes == [100.5] * 3 + [100.7] * 6
+    assert candles.closes == [100.5] * 3 + [100.7] * 5 + [100.8]
     with engine.connect() as connection:
         stored_close = connection.execute(text("SELECT close, volume FROM candles_1m LIMIT 1")).one()
     assert [str(x).rstrip("0").rstrip(".") if "." in str(x) else str(x) for x in stored_close] == [
@@ -140,6 +141,7 @@ def test_a_bad_row_names_file_line_and_column_keeps_the_rows_before_and_a_rerun_
             "column 7 (close_time): 1704067319999 does not close a 1m",
         ),
         ("1704067200000,100,101,99.9", "column 5 (close): missing: 4 columns, a kline has 12"),
+        ("1704067200000,100,101,99.9,100.5,-1,1704067259999", "column 6 (volume): -1 is negative"),
         ("2024-01-01,100,101,99.9,100.5,1,1704067259999", "column 1 (open_time): '2024-01-01' is not a time"),
     ],
 )

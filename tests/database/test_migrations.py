@@ -55,11 +55,12 @@ def test_every_model_table_is_in_the_metadata_the_migrations_compare_against() -
         "orders", "fills", "positions", "signals", "risk_decisions", "candles_1m", "funding_payments",
         "volatility_events", "strategy_state", "control", "order_events", "alerts", "equity_snapshots",
         "backtest_runs", "reconciliation_runs", "reconciliation_differences", "candles", "funding_rates",
+        "backtest_trades",
     } == set(metadata.tables)  # fmt: skip
 
 
 def test_the_candle_intervals_revision_keeps_the_stored_candles(any_db_url: str) -> None:
-    """0003 -> 0004: a 1m candle stored before the upgrade is still there, unchanged, afterwards."""
+    """0003 -> head: a 1m candle and a backtest run stored before the upgrade are still there."""
     from alembic import command
 
     from database.migrate import alembic_config
@@ -72,14 +73,20 @@ def test_the_candle_intervals_revision_keeps_the_stored_candles(any_db_url: str)
     try:
         with engine.begin() as connection:
             connection.execute(text(f"INSERT INTO candles_1m VALUES {row}"))
+            connection.execute(
+                text("INSERT INTO backtest_runs (created_time, name, config, result, status) "
+                     "VALUES (1, 'old run', '{}', '{}', 'done')")
+            )  # fmt: skip
         upgrade(any_db_url)
         assert current_revision(any_db_url) == head_revision()
         with engine.connect() as connection:
             stored = connection.execute(text("SELECT symbol, open_time, close FROM candles_1m")).all()
+            runs = connection.execute(text("SELECT name, config_hash, start_time FROM backtest_runs")).all()
             assert set(inspect(connection).get_table_names()) >= {"candles", "funding_rates"}
     finally:
         engine.dispose()
     assert [(s, t, str(c).rstrip("0")) for s, t, c in stored] == [("ADAUSDT", 1670889600000, "0.3068")]
+    assert [tuple(r) for r in runs] == [("old run", "", 0)]  # 0005: a run stored before keeps its row
 
 
 def test_two_processes_upgrading_at_the_same_moment_both_succeed(any_db_url: str) -> None:

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from core.events import Side
+from core import channels
+from core.events import AccountUpdate, Side
 from database.engine import Database
 from database.models import FundingPaymentRow
 from executor.orders.funding import backfill_funding
@@ -102,7 +103,6 @@ async def _venue_charged_funding(rig: Rig) -> list[VenueIncome]:
         return bool(await venue_funding(rig))
 
     await wait_for(charged, 15, "the venue to charge funding")
-    await asyncio.sleep(0.3)  # time for a FUNDING_FEE event, were one still coming, to be booked
     return await venue_funding(rig)
 
 
@@ -131,10 +131,18 @@ async def test_funding_charged_while_the_daemon_was_down_is_booked_at_restart(db
 
 async def test_funding_lost_with_the_user_stream_is_booked_after_it_reconnects(db: Database) -> None:
     async with order_rig(db, speed=120, start_ms=before_next_funding(300)) as rig:
+        account = rig.bus.subscribe(channels.ACCOUNT_UPDATE, name="test.account")
         await _long_position(rig, "itest-funding-lost")
-        await asyncio.sleep(0.3)  # the fill's own ACCOUNT_UPDATE has gone by
+        # The fill's own ACCOUNT_UPDATE has arrived, so the drop below takes the FUNDING_FEE one.
+        update = await asyncio.wait_for(account.get(), 10)
+        assert isinstance(update, AccountUpdate) and update.reason == "ORDER"
         rig.server.inject("user_drop", 1, event="ACCOUNT_UPDATE")  # the FUNDING_FEE update is lost
         [charged] = await _venue_charged_funding(rig)
+
+        async def dropped() -> bool:
+            return rig.server.faults.fired["user_drop"] >= 1
+
+        await wait_for(dropped, 10, "the FUNDING_FEE update to be dropped")
         assert await funding_rows(db) == [], "the FUNDING_FEE update was meant to be lost"
 
         rig.server.inject("ws_drop")  # the reconnect tells the order manager events may be lost

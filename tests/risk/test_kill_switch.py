@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-import time
 
 from core.events import SignalAction
 from database.engine import Database
@@ -51,7 +50,13 @@ def test_a_loss_halt_ends_with_its_cooldown(db: Database) -> None:
     assert state.symbols[SYMBOL] == SymbolHalt(SYMBOL, "3 consecutive losing trades", NOON + 1000, "vwap")
 
 
-async def test_a_halt_from_another_database_object_stops_entries_within_a_second(db: Database) -> None:
+async def _next_poll_after(watcher: KillSwitchWatcher) -> None:
+    """Wait for a poll that started after this moment (the one in flight may have read before)."""
+    seen = watcher.polls
+    await until(lambda: watcher.polls >= seen + 2, within=30.0)
+
+
+async def test_a_halt_from_another_database_object_stops_entries_at_the_next_poll(db: Database) -> None:
     h = await start_gate(db)
     watcher = KillSwitchWatcher(db, h.gate)
     task = asyncio.create_task(watcher.run())
@@ -63,8 +68,8 @@ async def test_a_halt_from_another_database_object_stops_entries_within_a_second
         assert (await h.decision()).accepted
 
         halt(other, "operator says stop")
-        took = await until(lambda: h.gate.state.global_halt is not None, within=1.0)
-        assert took < 1.0
+        await _next_poll_after(watcher)  # how fast that is: bench/kill_switch.py
+        assert h.gate.state.global_halt is not None
         h.bus.publish(f"signal.{SYMBOL}", signal(signal_id="during"))
         rejected = await h.decision()
         assert rejected.reason == "kill_switch" and rejected.details["halt_reason"] == "operator says stop"
@@ -72,7 +77,8 @@ async def test_a_halt_from_another_database_object_stops_entries_within_a_second
         assert (await h.decision()).accepted  # the exit still goes out
 
         resume(other)
-        await until(lambda: h.gate.state.global_halt is None, within=1.0)
+        await _next_poll_after(watcher)
+        assert h.gate.state.global_halt is None
         h.bus.publish(f"signal.{OTHER}", signal(signal_id="after", symbol=OTHER))
         assert (await h.decision()).accepted
         assert watcher.errors == 0
@@ -85,7 +91,8 @@ async def test_a_halt_from_another_database_object_stops_entries_within_a_second
 
 async def test_a_halt_written_by_another_process_reaches_the_running_gate(db: Database) -> None:
     h = await start_gate(db)
-    task = asyncio.create_task(KillSwitchWatcher(db, h.gate).run())
+    watcher = KillSwitchWatcher(db, h.gate)
+    task = asyncio.create_task(watcher.run())
     try:
         code = (
             "import sys; from database.engine import Database; from executor.risk.kill_switch import halt; "
@@ -93,9 +100,8 @@ async def test_a_halt_written_by_another_process_reaches_the_running_gate(db: Da
         )
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, db.url, SYMBOL)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
-        written = time.monotonic()
-        await until(lambda: h.gate.state.symbol_halt(SYMBOL) is not None, within=1.0)
-        assert time.monotonic() - written < 1.0
+        await _next_poll_after(watcher)
+        assert h.gate.state.symbol_halt(SYMBOL) is not None
         h.bus.publish(f"signal.{SYMBOL}", signal(signal_id="halted"))
         assert (await h.decision()).reason == "symbol_halted"
         h.bus.publish(f"signal.{OTHER}", signal(signal_id="free", symbol=OTHER))

@@ -278,3 +278,18 @@ def test_an_anchor_reset_does_not_fake_an_exit() -> None:
 
 
 # --- the volatility guard --------------------------------------------------------------------------
+
+
+def test_an_exits_price_is_spelled_one_way_whatever_its_source_wrote() -> None:
+    # The simulator's wire writes "1.316", the backtest's path "1.3160": the stored reason and
+    # inputs of the CLOSE must not differ (`trader parity` compares them).
+    reasons = []
+    for digits in ("", "000"):
+        strategy = warmed()
+        enter_long(strategy)
+        t = T0 + (ENTRY_I + 1) * MINUTE + 5_000
+        price = f"{level(strategy, -3.5):.3f}{digits}"
+        [close] = signals(strategy.on_candle_update(candle(ENTRY_I + 1, price, closed=False, event_time=t)))
+        reasons.append((close.reason, dict(close.inputs), close.price))
+    assert reasons[0] == reasons[1]
+    assert str(reasons[0][2]) == f"{Decimal(reasons[0][2]):f}".rstrip("0").rstrip(".")
