@@ -103,7 +103,7 @@ class OrderRow(_Table, table=True):
     updated_time: int = _millis()
     expire_time: int | None = _millis(default=None)
     # The daemon that wrote it (several daemons on one PostgreSQL); '' before revision 0006.
-    instance_id: str = Field(default="", max_length=INSTANCE_WIDTH)
+    instance_id: str = Field(default="", max_length=INSTANCE_WIDTH, sa_column_kwargs={"server_default": ""})
 
 
 class OrderEventRow(_Table, table=True):

@@ -22,11 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        # The default stays: a row written without it (an older tool, a restore script, a
+        # single daemon) still inserts, as "no instance named".
         batch_op.add_column(sa.Column('instance_id', sa.String(length=64), nullable=False, server_default=''))
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.alter_column(
-            'instance_id', existing_type=sa.String(length=64), existing_nullable=False, server_default=None
-        )
 
 
 def downgrade() -> None:
