@@ -142,7 +142,7 @@ def test_unresolvable_reference_exits_1_with_one_line(run_trader: Run) -> None:
             "  leverage: 2\n  turbo: true",
             "config.yaml: engine.turbo: unknown key (allowed: warmup_candles, order_ttl_seconds, "
             "reprice_on_ttl, order_poll_seconds, heartbeat_seconds, entry_send_deadline_seconds, "
-            "startup_retry_seconds, leverage, entry_order_type)",
+            "startup_retry_seconds, leverage, entry_order_type, lease_check_interval_s)",
         ),
         (
             "symbol: ADAUSDT",
