@@ -117,6 +117,8 @@ _LINES: dict[str, _Line] = {
         f" ({e.get('streams', '?')} streams)"
     ),
     "strategy.volatility_guard": lambda e: None,  # the order manager's line says it
+    # A gap is back-filled at once (the file keeps both lines); only one that stays is shown.
+    "market_data.gap": lambda e: None,
     "order_manager.volatility_guard": lambda e: f"guard     {e['symbol']} entries held: {e.get('reason')}",
     "strategy.started": lambda e: f"warmed up {e['symbol']} ({e.get('strategy')})",
     "reconcile.done": _reconciled,

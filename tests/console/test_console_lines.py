@@ -104,5 +104,10 @@ def test_each_event_in_words() -> None:
     assert human_line({"event": "trade.order", **order, "state": "PENDING_NEW", **at}, logging.INFO) is None
     assert human_line({"event": "trade.risk_decision", "accepted": True, **at}, logging.INFO) is None
     assert human_line({"event": "market_data.backfilled", **at}, logging.INFO) is None  # developer detail
+    assert human_line({"event": "market_data.gap", "minutes": 5, **at}, logging.WARNING) is None
+    unrepaired = {"event": "market_data.gap_unrepaired", "symbol": "WLDUSDT", "still_missing": 3, **at}
+    assert human_line(unrepaired, logging.WARNING) == (
+        "10:00:00 WARNING   market_data.gap_unrepaired symbol=WLDUSDT still_missing=3"
+    )
     warning = human_line({"event": "gateway.rate_limited", "retry_after_s": 37, **at}, logging.WARNING)
     assert warning == "10:00:00 WARNING   gateway.rate_limited retry_after_s=37"
