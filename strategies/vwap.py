@@ -38,6 +38,7 @@ from pydantic import BaseModel
 from core.events import Candle, MarkPrice, SignalAction
 from strategies.base import Output, QuietBand, no_output
 from strategies.indicators.adx import Adx
+from strategies.indicators.candle_keep import FOLD
 from strategies.indicators.vwap import AnchoredVwap
 from strategies.registry import register
 from strategies.vwap_params import VwapParams
@@ -122,7 +123,10 @@ class VwapStrategy(VwapRules):
             return no_output()  # already counted (warm-up overlap, a replay)
         self._last_open_time = open_time
         # `_feed` inlined (every closed candle of every symbol, every backtest bar, comes here)
-        self._candles.append((open_time, high, low, close, volume))
+        recent = self._candles_recent
+        recent.append((open_time, high, low, close, volume))
+        if len(recent) >= FOLD:
+            self._candles.fold()
         vwap = self._vwap
         vwap.update(open_time, high, low, close, volume)
         self._adx.update(high, low, close)
@@ -215,7 +219,10 @@ class VwapStrategy(VwapRules):
         return band
 
     def _feed(self, open_time: int, high: float, low: float, close: float, volume: float) -> None:
-        self._candles.append((open_time, high, low, close, volume))
+        recent = self._candles_recent
+        recent.append((open_time, high, low, close, volume))
+        if len(recent) >= FOLD:
+            self._candles.fold()
         vwap = self._vwap
         vwap.update(open_time, high, low, close, volume)
         self._adx.update(high, low, close)

@@ -7,7 +7,6 @@ configuration edits and persistence. Split by responsibility only: one class in 
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,7 @@ from core.decimals import to_api_string
 from core.events import Signal, SignalAction, VolatilityGuardTriggered
 from strategies.base import QuietBand, Strategy
 from strategies.indicators.adx import Adx
+from strategies.indicators.candle_keep import CandleKeep
 from strategies.indicators.volatility import VolatilityGuard
 from strategies.indicators.vwap import AnchoredVwap
 from strategies.vwap_params import VwapParams
@@ -56,7 +56,8 @@ class VwapRules(Strategy):
             p.volatility_max_range_pct / 100.0,
             int(p.volatility_cooldown_seconds * 1000),
         )
-        self._candles: deque[tuple[int, float, float, float, float]] = deque(maxlen=_REBUILD_CANDLES)
+        self._candles = CandleKeep(_REBUILD_CANDLES)  # ~40 bytes a candle, not a ~210-byte tuple
+        self._candles_recent = self._candles.recent  # the per-bar append, without a method call
         self._last_open_time = -1
         self._latest_time = 0  # newest event time seen: tells a stale closed candle from a live one
         self._levels: tuple[float, float] | None = None  # (VWAP, σ) of the latest mature period
