@@ -66,7 +66,7 @@ from trader.live_config import LiveConfig
 from trader.market_data import MarketDataService
 from trader.ownership import SymbolOwnership
 from trader.paper_venue import PaperVenue
-from trader.preflight import DatabaseFileWatch, check_writable_folders, with_startup_retries
+from trader.preflight import DatabaseFileWatch, check_writable_folders, for_each_at_once, with_startup_retries
 from trader.shutdown import Shutdown
 from trader.sim_venue import SimVenue
 from trader.status_sections import DaemonStatus
@@ -219,9 +219,9 @@ class Daemon:
             gateway.dual_side_position, "reading the position mode", budget_s=budget
         ):
             raise FatalError("the account is in hedge mode; switch it to one-way mode (trader needs it)")
-        for symbol in (s.symbol for s in config.symbols):
-            leverage = partial(gateway.set_leverage, symbol, config.engine.leverage)
-            await with_startup_retries(leverage, f"setting the leverage of {symbol}", budget_s=budget)
+        await for_each_at_once(config.symbols, lambda s: with_startup_retries(  # a few at a time
+            partial(gateway.set_leverage, s.symbol, config.engine.leverage),
+            f"setting the leverage of {s.symbol}", budget_s=budget))
         balances = await with_startup_retries(gateway.balances, "reading the balances", budget_s=budget)
         equity = sum((b.wallet_balance + b.unrealized_pnl for b in balances if b.asset == "USDT"), Decimal(0))
         await self._start_components(db, gateway, equity)
@@ -271,8 +271,9 @@ class Daemon:
         self.market_data = MarketDataService(gateway, db, self.bus, self.clock)
         self._spawn("market_data", self.market_data.run())
         self._state_store = DatabaseStateStore(db)
-        for symbol_config in config.symbols:
-            await self._start_strategy(symbol_config)
+        await for_each_at_once(config.symbols, self._start_strategy)  # warm-ups a few at a time
+        # in the configuration's order again (they finish in any order): the heartbeat lists them so
+        self._runners.update({s.symbol: self._runners.pop(s.symbol) for s in config.symbols})
 
         self._streams = MarketStreams(self._venue.endpoints.stream_url, self.clock, self.market_data.sink)
         self._streams.on_reconnect(self.market_data.request_backfill)

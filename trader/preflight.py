@@ -9,7 +9,7 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,6 +23,10 @@ from database.engine import sqlite_path
 
 _log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
+_I = TypeVar("_I")
+# Per-symbol start-up calls running together: enough to hide the round trips and the database
+# thread's turns, few enough that the weight budget (not a burst) paces them.
+STARTUP_AT_ONCE = 8
 
 STARTUP_RETRY_S = 60.0  # how long start-up keeps asking a venue that answers 5xx or times out
 
@@ -83,6 +87,26 @@ async def with_startup_retries(
             _log.warning("daemon.startup_retry", what=what, error=str(exc), retry_in_s=round(wait, 2))
             await asyncio.sleep(wait)
             delay = min(delay * 2, 10.0)
+
+
+async def for_each_at_once(
+    items: Iterable[_I], call: Callable[[_I], Awaitable[object]], *, at_once: int = STARTUP_AT_ONCE
+) -> None:
+    """`call(item)` for every item, at most `at_once` running together; the first failure cancels
+    the rest and is raised. Start-up work per symbol (500 warm-ups one after the other took minutes)
+    runs a few at a time: REST calls still wait for the shared weight budget (the gateway's limiter)."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:  # one shared iterator: each item is taken by exactly one worker
+            await call(item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, at_once)):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # what one symbol's start-up raised, as before
 
 
 # --- the database file ----------------------------------------------------------------------------
