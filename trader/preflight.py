@@ -26,7 +26,7 @@ _T = TypeVar("_T")
 _I = TypeVar("_I")
 # Per-symbol start-up calls running together: enough to hide the round trips and the database
 # thread's turns, few enough that the weight budget (not a burst) paces them.
-STARTUP_AT_ONCE = 8
+STARTUP_AT_ONCE = 16
 
 STARTUP_RETRY_S = 60.0  # how long start-up keeps asking a venue that answers 5xx or times out
 
