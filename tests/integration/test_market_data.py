@@ -119,3 +119,14 @@ async def test_warming_up_245_symbols_stays_within_the_request_weight_limit(db: 
             assert len(await service.warm_up(symbol, 100)) == 100
         # The whole warm-up fits one minute's budget, whichever window boundaries it straddled.
         assert venue.server.limiter.weight_total <= 2400 // 2
+
+
+async def test_a_days_warm_up_is_fetched_in_the_cheapest_pages(db: Database) -> None:
+    # vwap at 23:00 UTC wants 1,941 candles (the day since its anchor and 560 for the ADX). Pages of
+    # 499 weigh 2 each (4 pages: 8); one page of 1,500 and one of 441 weighed 12. 500 symbols:
+    # 4,000 of the 2,400 a minute instead of 6,000, so a start-up spans one window boundary, not two.
+    async with simulated_venue(speed=1) as venue:
+        service = MarketDataService(venue.gateway, db, Bus(), venue.clock)
+        before = venue.server.limiter.weight_total
+        assert len(await service.warm_up("WLDUSDT", 1_941)) == 1_941
+        assert venue.server.limiter.weight_total - before <= 9  # 8, or 9 if a minute closed meanwhile
