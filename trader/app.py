@@ -265,7 +265,7 @@ class Daemon:
         self._spawn("risk_gate", risk.run())
         self.ownership.attach(risk.pauses, orders, self.heartbeat, lambda: self.config, self._spawn)
         self._spawn("kill_switch", KillSwitchWatcher(db, risk).run())
-        self._spawn("audit", AuditRecorder(self.bus, db).run())
+        self._spawn("audit", AuditRecorder(self.bus, db, self.instance_id).run())
         self._spawn("trade_log", TradeLog(self.bus, self.heartbeat.document).run())  # + the console
 
         self.market_data = MarketDataService(gateway, db, self.bus, self.clock)

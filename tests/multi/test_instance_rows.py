@@ -1,0 +1,76 @@
+"""Several daemons on one PostgreSQL: the rows one daemon writes name it (`instance_id`) — its
+orders, fills, positions and signals — so a reader of the shared database can tell whose they are."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from core.bus import Bus
+from core.client_ids import client_order_id_for
+from core.events import Side, Signal, SignalAction
+from database.engine import Database
+from database.migrate import upgrade
+from database.models import SignalRow
+from tests.orders_integration.rig import SYMBOL, order_rig, wait_for
+from trader.audit import AuditRecorder
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Database]:
+    """A migrated Database on a fresh PostgreSQL database."""
+    upgrade(postgres_url)
+    database = Database(postgres_url)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+async def test_a_daemons_order_fill_and_position_rows_carry_its_instance_id(pg: Database) -> None:
+    async with order_rig(pg, start_manager=False) as rig:
+        rig.manager.set_scope(lambda _symbol: True, "alpha")
+        await rig.start_manager()
+        cid = client_order_id_for("alpha:1")
+        rig.publish(rig.request(cid, Side.BUY, "10"))
+        await rig.wait_state(cid, "FILLED", within=10)
+        order = await rig.order_row(cid)
+        fills = await rig.fill_rows(cid)
+        position = await rig.position_row(SYMBOL)
+        assert order is not None and order.instance_id == "alpha"
+        assert fills and {f.instance_id for f in fills} == {"alpha"}
+        assert position is not None and position.quantity == Decimal(10) and position.instance_id == "alpha"
+
+
+async def test_a_daemons_signal_rows_carry_its_instance_id(pg: Database) -> None:
+    bus = Bus()
+    recorder = AuditRecorder(bus, pg, "beta")
+    task = asyncio.create_task(recorder.run())
+    bus.publish(
+        "signal.WLDUSDT",
+        Signal(
+            signal_id="WLDUSDT:vwap:OPEN_LONG:1",
+            symbol="WLDUSDT",
+            strategy="vwap",
+            action=SignalAction.OPEN_LONG,
+            reason="close below lower band",
+            price=Decimal("1.2345"),
+            event_time=1,
+            notional=Decimal("200"),
+        ),
+    )
+
+    async def stored() -> bool:
+        return recorder.recorded >= 1
+
+    await wait_for(stored, 5, "the signal written")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    rows = await pg.run(lambda s: s.exec(select(SignalRow)).all())
+    assert [(r.signal_id, r.instance_id) for r in rows] == [("WLDUSDT:vwap:OPEN_LONG:1", "beta")]
