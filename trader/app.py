@@ -261,6 +261,7 @@ class Daemon:
             starting_equity=equity,
             wait_for_reconciliation=True,  # the order manager reconciles first; entries wait for it
             entry_order_type=OrderType(config.engine.entry_order_type),
+            instance_id=self.instance_id,
         )
         self._spawn("risk_gate", risk.run())
         self.ownership.attach(risk.pauses, orders, self.heartbeat, lambda: self.config, self._spawn)
