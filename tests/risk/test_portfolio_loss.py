@@ -51,3 +51,25 @@ def test_a_symbol_taken_over_does_not_count_the_dead_daemons_pnl_as_ours() -> No
     assert judge.portfolio.own_today == 0  # beta's loss is in beta's fills, counted as theirs
     judge.on_position(position("0", "-90", symbol=OTHER))  # then ours loses 10 on it
     assert judge.portfolio.own_today == Decimal(-10)
+
+
+async def test_the_portfolio_loss_is_told_to_humans_once_and_its_release_too() -> None:
+    from core.bus import Bus
+    from executor.risk.alerting import RiskAlerts
+
+    bus = Bus()
+    sub = bus.subscribe("alert", name="test.alerts")
+    clock = ManualClock(NOON)
+    judge = _judge(clock, portfolio_daily_loss_limit_usdt=Decimal(100))
+    alerts = RiskAlerts(bus, clock)
+    judge.portfolio.set_others_today(Decimal(-150), DAY0)
+    for n in range(3):
+        entry = signal(SignalAction.OPEN_LONG, signal_id=f"r{n}")
+        alerts.judged(entry, judge.judge(entry)[0])
+    judge.portfolio.set_others_today(Decimal(-10), DAY0)  # the other daemon's loss was corrected
+    entry = signal(SignalAction.OPEN_LONG, signal_id="ok")
+    alerts.judged(entry, judge.judge(entry)[0])
+    texts = [sub.get_nowait().text for _ in range(len(sub))]
+    assert len(texts) == 2, texts
+    assert "portfolio daily loss limit of 100 USDT" in texts[0] and "other daemons -150" in texts[0]
+    assert texts[1] == "portfolio daily loss back within the limit"
