@@ -6,11 +6,11 @@ Two parts (docs/scaling.md):
 - **this daemon's own**, kept current from the position updates of the symbols it owns (net of USDT
   fees and funding, as `RiskState` counts the per-symbol limit), restored at start-up from the
   fills it booked today (`instance_id` this daemon's, or '' for rows from before revision 0007)
-  and today's funding;
+  and today's funding of the symbols whose stored position names it;
 - **the other daemons'**, read from the shared database: today's fills whose `instance_id` names
-  another daemon, at start-up and after every reconciliation (the points where the other daemons'
-  stored positions are counted in the total exposure), so it lags by up to one
-  `reconcile.interval_seconds`.
+  another daemon and the funding of their positions, at start-up and after every reconciliation
+  (the points where the other daemons' stored positions are counted in the total exposure), so it
+  lags by up to one `reconcile.interval_seconds`.
 
 The position updates of a symbol another daemon owns (published so the total exposure counts them)
 are not this daemon's PnL: they only move the baseline. A symbol taken over starts from the dead
@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from config.models import RiskLimits
 from core.events import PositionUpdate
-from database.models import FillRow, FundingPaymentRow
+from database.models import FillRow, FundingPaymentRow, PositionRow
 from executor.orders.positions import FEE_ASSET
 from executor.risk.rules import Breach, Reason
 from executor.risk.state import DAY_MS
@@ -135,28 +135,29 @@ def _net(fill: FillRow) -> Decimal:
 def daily_pnl(session: Session, instance_id: str, day_start: int) -> DailyPnl:
     """Today's net realized PnL split by daemon (runs on the database thread).
 
-    Own: fills booked by `instance_id` (or by nobody named, '' before revision 0007) plus today's
-    funding (booked per account). Others: fills another daemon booked."""
-    fills = session.exec(select(FillRow).where(col(FillRow.time) >= day_start)).all()
+    A fill is the daemon's that booked it (`instance_id`; '' before revision 0007 counts as ours).
+    A funding payment names no daemon: it is the daemon's whose position row names it (the one
+    that booked it, or took the symbol over since)."""
+    mine = ("", instance_id)
     own = others = _ZERO
-    for fill in fills:
-        if fill.instance_id in ("", instance_id):
+    for fill in session.exec(select(FillRow).where(col(FillRow.time) >= day_start)).all():
+        if fill.instance_id in mine:
             own += _net(fill)
         else:
             others += _net(fill)
+    holders = dict(session.exec(select(PositionRow.symbol, PositionRow.instance_id)).all())
     payments = session.exec(select(FundingPaymentRow).where(col(FundingPaymentRow.time) >= day_start)).all()
-    funding = sum((Decimal(p.amount) for p in payments), _ZERO)  # Decimal: SQLite would sum floats
-    return DailyPnl(own + funding, others)
+    for payment in payments:
+        if holders.get(payment.symbol, "") in mine:
+            own += Decimal(payment.amount)
+        else:
+            others += Decimal(payment.amount)
+    return DailyPnl(own, others)
 
 
 def others_today(session: Session, instance_id: str, day_start: int) -> Decimal:
     """The other daemons' net realized PnL since `day_start` (runs on the database thread)."""
-    fills = session.exec(
-        select(FillRow).where(
-            col(FillRow.time) >= day_start, col(FillRow.instance_id).not_in(["", instance_id])
-        )
-    ).all()
-    return sum((_net(fill) for fill in fills), _ZERO)
+    return daily_pnl(session, instance_id, day_start).others
 
 
 __all__ = ["DailyPnl", "PortfolioPnl", "check_portfolio_daily_loss", "daily_pnl", "others_today"]
