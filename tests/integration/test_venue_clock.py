@@ -82,14 +82,17 @@ async def test_a_venue_whose_market_clock_disagrees_is_refused_with_one_line(tmp
     assert "Traceback" not in daemon.text()
 
 
-async def test_a_gap_in_the_stream_at_normal_speed_is_backfilled_and_logged(db: Database) -> None:
-    # Speed 1, the venue's clock two seconds before a minute ends: the candle closing then is lost.
+async def test_a_gap_in_the_stream_is_backfilled_and_logged(db: Database) -> None:
+    # The service reads time only from the venue's clock, so a speed of 10 shows the same gap as
+    # speed 1 did in a tenth of the wall time (the next candle closes 7.5 s later, not 62 s).
+    # The venue's clock 15 simulated seconds (1.5 s of wall time: the warm-up and the connection
+    # come first) before a minute ends: the candle closing then is lost.
     now = time.time_ns() // 1_000_000
-    start = (now // MINUTE_MS + 1) * MINUTE_MS - 2_000
-    async with simulated_venue(speed=1, start_ms=start) as venue:
+    start = (now // MINUTE_MS + 1) * MINUTE_MS - 15_000
+    async with simulated_venue(speed=10, start_ms=start) as venue:
         service = MarketDataService(venue.gateway, db, Bus(), venue.clock)
         history = await service.warm_up("WLDUSDT", 30)
-        venue.server.inject("kline_gap", "0.2")  # 12 s without kline messages, across the minute's end
+        venue.server.inject("kline_gap", "0.5")  # 30 s without kline messages, across the minute's end
         streams = MarketStreams(venue.endpoints.stream_url, venue.clock, service.sink)
         task = asyncio.create_task(service.run())
         await streams.start(["WLDUSDT"])
