@@ -25,6 +25,7 @@ CHECK_EVERY = 5
 async def test_twenty_random_kills_lose_nothing_and_trading_resumes(tmp_path: Path) -> None:
     seed = int(time.time())
     rng = random.Random(seed)
+    print(f"seed {seed}")  # in the captured output of a failure too: the kill moments can be replayed
     tally = Tally()
     async with simulated_venue(speed=SPEED, fill_parts=2) as venue:
         for kill in range(1, KILLS + 1):
