@@ -44,10 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765, 0 = any free port)")
     parser.add_argument("--speed", type=float, default=1.0,
-                        help="simulated seconds per real second (default 1). Up to 60, Binance's cadence"
-                             " in simulated time (kline updates every 250 ms, mark price every 1 s / 3 s);"
-                             " faster, the wall-clock rate is capped at 60x's (240 kline updates and 60"
-                             " mark prices per symbol and second), so a candle gets 240*60/speed updates")
+                        help="simulated seconds per real second (default 1). Up to 600, Binance's cadence"
+                             " in simulated time (kline updates every 250 ms, 240 per candle; mark price"
+                             " every 1 s / 3 s); faster, the wall-clock rate is capped at 600x's (2,400"
+                             " kline updates and 600 mark prices per symbol and second), so a candle"
+                             " gets 240*600/speed updates")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder with exchange_info.json and klines/ (default: the repo's data/)")
     parser.add_argument("--symbols", default=None,

@@ -6,7 +6,8 @@ order: market payloads under their stream name (`adausdt@kline_1m`, `adausdt@mar
 limits market payloads to the named streams, so 500 loaded symbols cost nothing when 2 are watched.
 Kline updates come every `kline_update_ms` (250) of simulated time on a fixed grid, plus the x=true
 final update of a bar at the next minute's first instant; mark prices every 1 s (`@1s`) and 3 s
-(`paced_update_intervals`: Binance's cadence up to 60x, a capped wall-clock rate beyond).
+(`paced_update_intervals`: Binance's cadence up to 600x, the daemon's default speed; a capped
+wall-clock rate beyond).
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ from simulator.order_rules import mandatory
 from simulator.request_params import Params, int_param, opt_int
 from simulator.wire_values import num
 
-# The fastest simulated time at which Binance's own cadence is kept; beyond it the wall-clock rate
-# is capped at this speed's rate (per symbol: 240 kline updates and 60 mark prices a real second).
-EXACT_CADENCE_MAX_SPEED = 60.0
+# The fastest simulated time at which Binance's own cadence is kept: the daemon's default
+# `simulator.speed`, so a strategy in sim mode is sent the 240 kline updates a candle Binance sends.
+# Beyond it the wall-clock rate is capped at this speed's (per symbol: 2,400 kline updates and 600
+# mark prices a real second), which a daemon and its in-process simulator carry on one core.
+EXACT_CADENCE_MAX_SPEED = 600.0
 
 
 def paced_update_intervals(speed: float) -> tuple[int, int]:
     """(kline update ms, 1 s mark price ms) of simulated time for a venue running `speed` times real time.
 
-    Up to 60x, Binance's cadence in simulated time: a kline update every 250 ms (240 per candle, as
-    on Binance) and a mark price every 1 s (3 s without @1s). Faster than 60x the wall-clock rate is
-    capped at 60x's (240 kline updates and 60 mark prices per symbol and real second): the intervals
-    grow with the speed, so a candle gets 240 x 60 / speed updates (24 at 600x) and a 5-second
-    window fewer samples. Documented in `--help` and the README.
+    Up to 600x (the daemon's default speed), Binance's cadence in simulated time: a kline update
+    every 250 ms (240 per candle, as on Binance) and a mark price every 1 s (3 s without @1s).
+    Faster than 600x the wall-clock rate is capped at 600x's (2,400 kline updates and 600 mark
+    prices per symbol and real second): the intervals grow with the speed, so a candle gets
+    240 x 600 / speed updates (48 at 3000x) and a 5-second window fewer samples. Documented in
+    `--help` and the README.
     """
     stretch = max(1.0, speed / EXACT_CADENCE_MAX_SPEED)
     return int(250 * stretch), int(1000 * stretch)

@@ -12,7 +12,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
-from simulator.bars import DAY_MS, MINUTE_MS, Bar, partial_bar, path_price, path_range, round_to_tick
+from simulator.bars import (
+    DAY_MS,
+    MINUTE_MS,
+    Bar,
+    VolumeUnits,
+    partial_bar,
+    path_price,
+    path_range,
+    round_to_tick,
+    volume_units,
+)
 
 
 class MinuteSource(Protocol):
@@ -38,6 +48,7 @@ class Replay:
         self.origin = source.first_open_time + self.shift_ms  # first replayed minute
         self._seam: tuple[Decimal, Decimal] | None = None  # (ratio, last close), on first loop
         self._cache: dict[int, Bar] = {}
+        self._live_units: tuple[int, VolumeUnits] | None = None  # the current minute's, for live_bar
 
     def bar(self, open_time: int) -> Bar:
         """The 1m bar opening at `open_time` (a multiple of 60 000) on the simulated timeline."""
@@ -115,7 +126,9 @@ class Replay:
     def live_bar(self, now_ms: int) -> Bar:
         """The current minute's bar as it stands at `now_ms` (what a kline update shows)."""
         open_time = now_ms - now_ms % MINUTE_MS
-        return partial_bar(self.bar(open_time), now_ms - open_time, self.tick)
+        if self._live_units is None or self._live_units[0] != open_time:
+            self._live_units = (open_time, volume_units(self.bar(open_time)))
+        return partial_bar(self.bar(open_time), now_ms - open_time, self.tick, self._live_units[1])
 
     def bars(self, first_open: int, last_open: int, now_ms: int) -> list[Bar]:
         """Every minute of [first_open, last_open]; the current one as it stands at `now_ms`."""

@@ -10,6 +10,7 @@ with Binance's 8 fixed decimals; times and ids as JSON integers; flags as JSON b
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +20,11 @@ Json = dict[str, Any]
 _MONEY = Decimal("0.00000001")
 
 
+@functools.lru_cache(maxsize=8192)
 def num(value: Decimal) -> str:
     """A price or quantity: plain digits, no exponent, no trailing zeros."""
+    # Cached by value: a fast simulator renders the same prices hundreds of times a candle, and the
+    # text depends on the value only (equal Decimals such as 1.0 and 1.00 both give "1").
     return to_api_string(value)
 
 

@@ -1,5 +1,6 @@
 """Simulator fidelity against Binance (issue 13, items 7 and 8): the private stream's `events=` filter,
-and Binance's update cadence in simulated time at --speed 60 (the standalone simulator)."""
+and Binance's update cadence in simulated time at --speed 60 and 600 (the standalone simulator), the
+daemon's default speed included."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+import yaml
 
 from simulator.exchange import SimulatedExchange
+from simulator.exchange_market import paced_update_intervals
 from simulator.server import SimulatorServer
 from utils.clock import ScaledClock, WallClock
 
@@ -77,9 +81,11 @@ def _gaps(payloads: list[dict[str, Any]]) -> set[int]:
     return {b["E"] - a["E"] for a, b in itertools.pairwise(payloads)}
 
 
-def test_at_speed_60_updates_keep_binances_cadence_in_simulated_time() -> None:
+@pytest.mark.parametrize("speed", ["60", "600"])
+def test_updates_keep_binances_cadence_in_simulated_time(speed: str) -> None:
+    """240 kline updates a candle and a mark price every second, also at the daemon's default speed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "--port", "0", "--speed", "60", "--symbols", "ADAUSDT"],
+        [sys.executable, "-m", "simulator.cli", "--port", "0", "--speed", speed, "--symbols", "ADAUSDT"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -90,12 +96,24 @@ def test_at_speed_60_updates_keep_binances_cadence_in_simulated_time() -> None:
             assert line, f"exited early: {proc.wait(10)}"
         url = line.split()[2]
         streams = ["adausdt@kline_1m", "adausdt@markPrice@1s", "adausdt@markPrice"]
-        got = asyncio.run(_frames(url, streams, {"adausdt@kline_1m": 80, "adausdt@markPrice@1s": 12,
+        got = asyncio.run(_frames(url, streams, {"adausdt@kline_1m": 500, "adausdt@markPrice@1s": 12,
                                                  "adausdt@markPrice": 5}))
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
     live = [p for p in got["adausdt@kline_1m"] if not p["k"]["x"]]
     assert _gaps(live) == {250}
+    # One whole candle as Binance sends it: 240 live updates (from :00.000 to :59.750) and the
+    # final x=true one at the next minute's first instant.
+    whole = sorted({p["k"]["t"] for p in live})[1]  # the first began before the socket connected
+    assert len([p for p in live if p["k"]["t"] == whole]) == 240
+    assert [p["E"] - whole for p in got["adausdt@kline_1m"] if p["k"]["t"] == whole and p["k"]["x"]] == [60_000]
     assert _gaps(got["adausdt@markPrice@1s"]) == {1000}
     assert _gaps(got["adausdt@markPrice"]) == {3000}
+
+
+def test_the_shipped_speed_keeps_binances_cadence() -> None:
+    """`make run`'s simulator speed is within the exact-cadence range: 250 ms klines, 1 s marks."""
+    shipped = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["simulator"]["speed"]
+    assert paced_update_intervals(float(shipped)) == (250, 1000)
+    assert paced_update_intervals(1200.0) == (500, 2000)  # the documented cap beyond 600x
