@@ -16,11 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.harness import SPEED, daemon, wait_for_orders
-from tests.integration.process_rig import ROOT, cleanup
+from tests.crash.harness import SPEED, daemon
+from tests.integration.process_rig import ROOT, DaemonProcess, cleanup
 from tests.integration.venue import simulated_venue
 
 pytestmark = pytest.mark.slow
+
+
+async def _printed(process: DaemonProcess, text: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while text not in process.text():
+        assert time.monotonic() < deadline, f"{text} not printed within {within}s:\n{process.text()[-3000:]}"
+        assert process.process is not None and process.process.returncode is None, process.text()[-3000:]
+        await asyncio.sleep(0.1)
 
 
 async def test_redirected_output_is_json_lines_of_what_a_person_needs(tmp_path: Path) -> None:
@@ -29,7 +37,7 @@ async def test_redirected_output_is_json_lines_of_what_a_person_needs(tmp_path: 
         try:
             await process.start()
             await process.wait_running()
-            await wait_for_orders(process, more_than=1)
+            await _printed(process, '"trade.order"')  # the first order's line is out: enough to stop
             process.signal(signal.SIGTERM)
             assert await process.wait_exit() == 0
         finally:
