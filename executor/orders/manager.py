@@ -362,9 +362,10 @@ class OrderManager:
             return
         # A resting entry could fill inside the very spike the guard saw: take it off the book.
         # Its own task, so cancels on one symbol never hold up the next guard event.
+        # In percent, as the YAML's volatility_max_range_pct says it (0.0086 reads as 0.86 %).
         reason = (
-            f"volatility guard: 5 s range {event.range_fraction} above {event.threshold} "
-            f"({event.strategy})"
+            f"volatility guard: price range {event.range_fraction * 100:.2f} % above "
+            f"{event.threshold * 100:.2f} % ({event.strategy})"
         )
         _log.warning("order_manager.volatility_guard", symbol=event.symbol, reason=reason)
         for order in self.open_orders(event.symbol):

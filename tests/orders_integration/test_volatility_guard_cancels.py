@@ -46,7 +46,8 @@ async def test_a_tripped_volatility_guard_cancels_the_symbols_resting_entries(db
             ),
         )
         row = await rig.wait_state("itest-entry", "CANCELED")
-        assert "volatility" in row.reason
+        # Said in percent, as the YAML's volatility_max_range_pct is (not 0.012 above 0.01).
+        assert "volatility guard: price range 1.20 % above 1.00 % (itest)" in row.reason
         assert [o["status"] for o in rig.venue_orders_for("itest-entry")] == ["CANCELED"]
         # The exit and the other symbol's entry were not touched.
         assert (await rig.order_row("itest-exit")).state == "NEW"  # type: ignore[union-attr]
