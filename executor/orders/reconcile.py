@@ -167,6 +167,7 @@ class Reconciler:
                 duration_ms=duration_ms,
                 detail=detail,
                 differences=report.differences,
+                instance_id=ctx.instance_id,
             )
         )
         self.runs += 1

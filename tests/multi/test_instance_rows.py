@@ -1,5 +1,6 @@
 """Several daemons on one PostgreSQL: the rows one daemon writes name it (`instance_id`) — its
-orders, fills, positions and signals — so a reader of the shared database can tell whose they are."""
+orders, fills, positions, signals and reconciliation runs — so a reader of the shared database can
+tell whose they are, and `status` shows a daemon's own last reconciliation."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from core.client_ids import client_order_id_for
 from core.events import Side, Signal, SignalAction
 from database.engine import Database
 from database.migrate import upgrade
-from database.models import SignalRow
+from database.models import ReconciliationRunRow, SignalRow
+from executor.orders.reconcile_store import last_run, record_run
 from tests.orders_integration.rig import SYMBOL, order_rig, wait_for
 from trader.audit import AuditRecorder
 
@@ -46,6 +48,23 @@ async def test_a_daemons_order_fill_and_position_rows_carry_its_instance_id(pg: 
         assert order is not None and order.instance_id == "alpha"
         assert fills and {f.instance_id for f in fills} == {"alpha"}
         assert position is not None and position.quantity == Decimal(10) and position.instance_id == "alpha"
+        runs = await pg.run(lambda s: s.exec(select(ReconciliationRunRow)).all())
+        assert runs and {r.instance_id for r in runs} == {"alpha"}  # the start-up reconciliation
+
+
+async def test_status_shows_a_daemons_own_last_reconciliation_not_anothers(pg: Database) -> None:
+    def runs(session: object) -> None:
+        for instance, time, result in (("alpha", 1, "ok"), ("beta", 2, "failed")):
+            record_run(
+                session,  # type: ignore[arg-type]
+                time=time, trigger="periodic", result=result, duration_ms=1, detail="",
+                differences=[], instance_id=instance,
+            )
+
+    await pg.run(runs)
+    alpha, anyone = await pg.run(lambda s: (last_run(s, "alpha"), last_run(s)))
+    assert alpha is not None and (alpha.time, alpha.result) == (1, "ok")
+    assert anyone is not None and anyone.result == "failed"
 
 
 async def test_a_daemons_signal_rows_carry_its_instance_id(pg: Database) -> None:

@@ -1,4 +1,5 @@
-"""fills, positions and signals name their daemon: instance_id (several daemons on one PostgreSQL)
+"""fills, positions, signals and reconciliation runs name their daemon: instance_id (several daemons
+on one PostgreSQL)
 
 Revision ID: 0007_instance_rows
 Revises: 0006_instances
@@ -21,7 +22,7 @@ down_revision: str | None = '0006_instances'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_TABLES = ('fills', 'positions', 'signals')
+_TABLES = ('fills', 'positions', 'signals', 'reconciliation_runs')
 
 
 def upgrade() -> None:
