@@ -5,7 +5,6 @@ tell whose they are, and `status` shows a daemon's own last reconciliation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -15,24 +14,12 @@ from core.bus import Bus
 from core.client_ids import client_order_id_for
 from core.events import Side, Signal, SignalAction
 from database.engine import Database
-from database.migrate import upgrade
 from database.models import ReconciliationRunRow, SignalRow
 from executor.orders.reconcile_store import last_run, record_run
 from tests.orders_integration.rig import SYMBOL, order_rig, wait_for
 from trader.audit import AuditRecorder
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:
-    """A migrated Database on a fresh PostgreSQL database."""
-    upgrade(postgres_url)
-    database = Database(postgres_url)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 async def test_a_daemons_order_fill_and_position_rows_carry_its_instance_id(pg: Database) -> None:

@@ -5,7 +5,6 @@ daemon's entry is refused once all daemons together lost more than
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from core.events import SignalAction
 from core.reconciliation import ReconcileResult, ReconciliationFinished
 from database.engine import Database
-from database.migrate import upgrade
 from database.models import FillRow, FundingPaymentRow, PositionRow
 from executor.risk.rules import Reason
 from tests.risk._fixtures import DAY_MS, NOON, OTHER, STRATEGY, SYMBOL, position, signal
@@ -21,17 +19,6 @@ from tests.risk._gate import start_gate, until
 
 pytestmark = pytest.mark.postgres
 HOUR_MS = 3_600_000
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:
-    """A migrated Database on a fresh PostgreSQL database."""
-    upgrade(postgres_url)
-    database = Database(postgres_url)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 _trade_ids = iter(range(1, 1_000))
