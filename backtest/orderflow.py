@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from backtest.intrabar import Grid
-from backtest.series import BarSeries, PathPrices
+from backtest.series import BarSeries, PathPrices, bar_candle
 from backtest.venue import BacktestVenue, VenueEvent
 from config.models import TraderConfig
 from core.events import (
@@ -175,20 +175,7 @@ class OrderFlow:
 
     def _candle(self, s: BarSeries, i: int) -> Candle:
         bar = s.bar(i)
-        return Candle(
-            s.symbol,
-            bar.open_time,
-            bar.close_time,
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.quote_volume,
-            bar.trades,
-            True,
-            bar.close_time + 1,
-        )
+        return bar_candle(s.symbol, bar, closed=True, event_time=bar.close_time + 1)
 
 
 __all__ = ["OrderFlow", "Record", "SimClock", "SymbolRun"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeAlias
 
+from core.events import Candle
 from simulator.bars import MINUTE_MS, Bar, path_price, path_range
 
 _ZERO = Decimal(0)
@@ -27,6 +28,15 @@ FloatColumn: TypeAlias = "list[float] | array[float]"
 def exact(value: float) -> Decimal:
     """The decimal a float was read from (the shortest text that reads back as the same float)."""
     return Decimal(repr(value))
+
+
+def bar_candle(symbol: str, bar: Bar, *, closed: bool, event_time: int) -> Candle:
+    """`bar` as the Candle a strategy is given: the final kline (`closed`) or a live update of the
+    bar so far, stamped `event_time` as the stream would stamp it."""
+    return Candle(
+        symbol, bar.open_time, bar.close_time, bar.open, bar.high, bar.low, bar.close,
+        bar.volume, bar.quote_volume, bar.trades, closed, event_time,
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -140,4 +150,4 @@ class PathPrices:
         return min(lows), max(highs)
 
 
-__all__ = ["MINUTE_MS", "BarSeries", "FloatColumn", "IntColumn", "PathPrices", "exact"]
+__all__ = ["MINUTE_MS", "BarSeries", "FloatColumn", "IntColumn", "PathPrices", "bar_candle", "exact"]

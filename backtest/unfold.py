@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from backtest.intrabar import Grid, first_moment, guard_may_fire
 from backtest.orderflow import OrderFlow, SymbolRun
-from core.events import Candle
+from backtest.series import bar_candle
 from simulator.bars import partial_bar
 
 
@@ -117,20 +117,7 @@ class CandleUnfolding(OrderFlow):
         s = run.series
         if self.samples.is_kline(t):
             bar = partial_bar(s.bar(i), t - s.open_times[i], s.tick)
-            candle = Candle(
-                s.symbol,
-                bar.open_time,
-                bar.close_time,
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                bar.volume,
-                bar.quote_volume,
-                bar.trades,
-                False,
-                t,
-            )
+            candle = bar_candle(s.symbol, bar, closed=False, event_time=t)
             outputs = strategy.on_candle_update(candle)
             if outputs:
                 self._act(run, outputs, t)

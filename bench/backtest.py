@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
+from bench_rules import PARAMS, REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -42,23 +43,6 @@ NAMES = [
     "DOTUSDT",
     "AVAXUSDT",
 ]
-PARAMS = {
-    "band_k": 2.0,
-    "adx_period": 14,
-    "adx_max": 20,
-    "min_candles_after_anchor": 0,
-    "min_sigma_pct": 0,
-    "stop_loss_pct": 2,
-    "band_stop": False,
-    "stop_on_tick": True,
-    "max_holding_minutes": 0,
-    "volatility_guard": False,
-    "live_exits": True,
-    "live_take_profit": False,
-    "enter_on_exit": True,
-    "sigma_formula": "sums",
-}
-REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
 
 
 def _setup(folder: Path, pairs: int, no_trade: bool) -> tuple[Path, Path]:

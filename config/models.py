@@ -232,6 +232,8 @@ class RiskLimits(_Model):
     max_total_exposure_usdt: PositiveDecimal
     daily_loss_limit_usdt: PositiveDecimal
     daily_loss_includes_unrealized: bool = False
+    # Every symbol of every daemon on the database together (None = no portfolio-wide limit).
+    portfolio_daily_loss_limit_usdt: PositiveDecimal | None = None
     max_consecutive_losses: PositiveInt
     loss_cooldown_minutes: NonNegativeInt  # 0 = halted until `python -m trader resume`
     funding_window_minutes: NonNegativeInt

@@ -89,7 +89,8 @@ KIND_DEFAULTS: Mapping[AlertKind, KindDefaults] = MappingProxyType(
             _C, "N consecutive losing trades halted a symbol's entries (cool-down)"
         ),
         AlertKind.DAILY_LOSS_HALT: KindDefaults(
-            _C, "an entry refused by the daily loss limit (once, until released)"
+            _C,
+            "an entry refused by the daily loss limit, or by the portfolio-wide one (once, until released)",
         ),
         AlertKind.HALT_RELEASED: KindDefaults(
             _I, "a symbol's halt lifted: resumed, cool-down over, daily loss back within the limit"

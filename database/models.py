@@ -67,6 +67,13 @@ _money = money_column
 _Table = Table
 
 
+def _instance() -> str:
+    """The `instance_id` column: the daemon that wrote the row; '' (also the server default, so a
+    row written without it still inserts) for rows from before instances were recorded."""
+    value: str = Field(default="", max_length=INSTANCE_WIDTH, sa_column_kwargs={"server_default": ""})
+    return value
+
+
 # --- the order path ------------------------------------------------------------------------------
 
 
@@ -103,7 +110,7 @@ class OrderRow(_Table, table=True):
     updated_time: int = _millis()
     expire_time: int | None = _millis(default=None)
     # The daemon that wrote it (several daemons on one PostgreSQL); '' before revision 0006.
-    instance_id: str = Field(default="", max_length=INSTANCE_WIDTH, sa_column_kwargs={"server_default": ""})
+    instance_id: str = _instance()
 
 
 class OrderEventRow(_Table, table=True):
@@ -141,6 +148,7 @@ class FillRow(_Table, table=True):
     realized_pnl: Decimal = _money()
     is_maker: bool = False
     time: int = _millis(index=True)  # the day's realized PnL is summed by time
+    instance_id: str = _instance()  # the daemon that booked it; '' before revision 0007
 
 
 class PositionRow(_Table, table=True):
@@ -157,6 +165,7 @@ class PositionRow(_Table, table=True):
     funding: Decimal = _money()
     opened_time: int | None = _millis(default=None)
     updated_time: int = _millis()
+    instance_id: str = _instance()  # the daemon that wrote it last; '' before revision 0007
 
 
 class FundingPaymentRow(_Table, table=True):
@@ -193,6 +202,7 @@ class SignalRow(_Table, table=True):
     notional: Decimal | None = _money(None)
     inputs: str = _text("{}")
     event_time: int = _millis(index=True)
+    instance_id: str = _instance()  # the daemon whose strategy fired it; '' before revision 0007
 
 
 class RiskDecisionRow(_Table, table=True):

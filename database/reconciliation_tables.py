@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from sqlmodel import Field
 
-from database.columns import CLIENT_ID_WIDTH, ENUM_WIDTH, SYMBOL_WIDTH, Table, millis_column, text_column
+from database.columns import (
+    CLIENT_ID_WIDTH,
+    ENUM_WIDTH,
+    INSTANCE_WIDTH,
+    SYMBOL_WIDTH,
+    Table,
+    millis_column,
+    text_column,
+)
 
 
 class ReconciliationRunRow(Table, table=True):
@@ -28,6 +36,8 @@ class ReconciliationRunRow(Table, table=True):
     differences: int = 0
     duration_ms: int = 0
     detail: str = text_column()
+    # The daemon that ran it (several daemons on one PostgreSQL); '' before revision 0007.
+    instance_id: str = Field(default="", max_length=INSTANCE_WIDTH, sa_column_kwargs={"server_default": ""})
 
 
 class ReconciliationDifferenceRow(Table, table=True):

@@ -261,11 +261,12 @@ class Daemon:
             starting_equity=equity,
             wait_for_reconciliation=True,  # the order manager reconciles first; entries wait for it
             entry_order_type=OrderType(config.engine.entry_order_type),
+            instance_id=self.instance_id,
         )
         self._spawn("risk_gate", risk.run())
         self.ownership.attach(risk.pauses, orders, self.heartbeat, lambda: self.config, self._spawn)
         self._spawn("kill_switch", KillSwitchWatcher(db, risk).run())
-        self._spawn("audit", AuditRecorder(self.bus, db).run())
+        self._spawn("audit", AuditRecorder(self.bus, db, self.instance_id).run())
         self._spawn("trade_log", TradeLog(self.bus, self.heartbeat.document).run())  # + the console
 
         self.market_data = MarketDataService(gateway, db, self.bus, self.clock)

@@ -32,7 +32,7 @@ _log = structlog.get_logger(__name__)
 _BATCH = 200
 
 
-def _signal_row(signal: Signal) -> SignalRow:
+def _signal_row(signal: Signal, instance_id: str) -> SignalRow:
     return SignalRow(
         signal_id=signal.signal_id,
         symbol=signal.symbol,
@@ -43,6 +43,7 @@ def _signal_row(signal: Signal) -> SignalRow:
         notional=signal.notional,
         inputs=json.dumps(dict(signal.inputs), sort_keys=True),
         event_time=signal.event_time,
+        instance_id=instance_id,
     )
 
 
@@ -57,21 +58,24 @@ def _guard_row(event: VolatilityGuardTriggered) -> VolatilityEventRow:
     )
 
 
-def _store(session: Session, events: list[object]) -> None:
+def _store(session: Session, events: list[object], instance_id: str) -> None:
     for event in events:
         if isinstance(event, Signal):
             exists = session.exec(select(SignalRow.id).where(SignalRow.signal_id == event.signal_id)).first()
             if exists is None:  # a signal replayed after a restart is recorded once
-                session.add(_signal_row(event))
+                session.add(_signal_row(event, instance_id))
         elif isinstance(event, VolatilityGuardTriggered):
             session.add(_guard_row(event))
 
 
 class AuditRecorder:
-    """Writes signals and volatility-guard events to the database, batched, never blocking."""
+    """Writes signals and volatility-guard events to the database, batched, never blocking.
 
-    def __init__(self, bus: Bus, db: Database) -> None:
+    `instance_id` (the daemon's, several daemons on one database) is written on each signal row."""
+
+    def __init__(self, bus: Bus, db: Database, instance_id: str = "") -> None:
         self._db = db
+        self._instance_id = instance_id
         self._signals: Subscription = bus.subscribe(channels.ALL_SIGNALS, name="audit.signals")
         self._events: Subscription = bus.subscribe(channels.STRATEGY_EVENT, name="audit.strategy_events")
         self.recorded = 0
@@ -105,7 +109,7 @@ class AuditRecorder:
 
     async def _write(self, batch: list[object]) -> None:
         try:
-            await self._db.run(lambda s: _store(s, batch))
+            await self._db.run(lambda s: _store(s, batch, self._instance_id))
             self.recorded += len(batch)
         except Exception as exc:  # the audit trail must not stop trading; the log keeps the events
             _log.error("audit.write_failed", error=str(exc), events=[repr(e) for e in batch])

@@ -12,24 +12,19 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from config.loader import load_config, load_settings
 from core.errors import ConfigError
+from trader.cli_types import utc_time_ms
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 
-def _date(text: str) -> int:
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2023-10-01, got {text!r}") from None
-    return int(day.timestamp() * 1000)
+_date = utc_time_ms("a date like 2023-10-01", "%Y-%m-%d")
 
 
 def _decimal(text: str) -> Decimal:

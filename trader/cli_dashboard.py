@@ -20,10 +20,12 @@ from typing import Any
 
 from config.loader import load_settings
 from config.settings import ENV_PREFIX, PROJECT_ROOT
+from trader.cli_types import whole_number
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 EXIT_OK = 0
 _STOP_TIMEOUT_S = 10
+_port = whole_number("a port number", 1, 65535, bound="must be 1..65535")
 
 
 def add_parser(sub: Any) -> None:
@@ -44,16 +46,6 @@ def add_parser(sub: Any) -> None:
         "--port", type=_port, default=None, help=f"port (default {ENV_PREFIX}DASHBOARD_PORT or 8501)"
     )
     parser.set_defaults(handler=dashboard_command)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 1..65535, got {value}")
-    return value
 
 
 def is_loopback(host: str) -> bool:

@@ -19,8 +19,10 @@ from config.loader import load_settings
 from config.settings import PROJECT_ROOT, Settings, redact_database_url
 from core.errors import TraderError
 from trader.backup import BackupError, BackupResult, Contents, inspect
+from trader.cli_types import whole_number
 
 DEFAULT_KEEP = 14
+_count = whole_number("a whole number", 0, bound="must be >= 0")
 _POSTGRES_FOLDER = PROJECT_ROOT / "var" / "backups"
 
 
@@ -74,16 +76,6 @@ def add_commands(commands: Any) -> None:
         "for PostgreSQL)",
     )
     restore.set_defaults(handler=restore_command)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def _settings() -> Settings:

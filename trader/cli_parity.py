@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config.loader import load_settings
+from trader.cli_types import utc_time_ms, whole_number
 from utils.logging import configure_logging, is_configured
 
 EXIT_OK = 0
@@ -23,23 +23,10 @@ EXIT_DIFFERENT = 1
 DEFAULT_MINUTES = 1440
 
 
-def _start(text: str) -> int:
-    for layout in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
-        try:
-            return int(datetime.strptime(text, layout).replace(tzinfo=UTC).timestamp() * 1000)
-        except ValueError:
-            continue
-    raise argparse.ArgumentTypeError(f"expected a UTC date like 2023-09-15 or 2023-09-15T03:30, got {text!r}")
-
-
-def _minutes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of minutes, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_start = utc_time_ms(
+    "a UTC date like 2023-09-15 or 2023-09-15T03:30", "%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"
+)
+_minutes = whole_number("a whole number of minutes", 1, bound="must be at least 1")
 
 
 def add_parser(sub: Any) -> None:

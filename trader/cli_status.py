@@ -44,7 +44,13 @@ def status_command(args: argparse.Namespace) -> int:
     """Print the daemon's status; return its health as the exit code."""
     settings = load_settings()
     verdict = judge(read_heartbeat(settings.status_dir / "heartbeat.json"))
-    stored = _from_database(settings.database_url) if verdict.health >= Health.NOT_RUNNING else None
+    # Several daemons on one database: the last reconciliation shown is this daemon's.
+    instance = (verdict.heartbeat or {}).get("instance_id")
+    stored = (
+        _from_database(settings.database_url, instance if isinstance(instance, str) else None)
+        if verdict.health >= Health.NOT_RUNNING
+        else None
+    )
     if args.json:
         document = dict(verdict.heartbeat or {})
         document["health"] = verdict.as_dict()
@@ -56,7 +62,7 @@ def status_command(args: argparse.Namespace) -> int:
     return int(verdict.health)
 
 
-def _from_database(url: str) -> dict[str, Any] | None:
+def _from_database(url: str, instance_id: str | None = None) -> dict[str, Any] | None:
     """Positions, live orders and the last reconciliation, read straight from the database."""
     try:
         from sqlmodel import select
@@ -88,7 +94,7 @@ def _from_database(url: str) -> dict[str, Any] | None:
                     for r in session.exec(select(OrderRow)).all()
                     if r.state in live
                 ]
-                run = last_run(session)
+                run = last_run(session, instance_id)
         finally:
             db.close()
     except Exception:  # status must answer even when the database cannot

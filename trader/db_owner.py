@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from core.errors import DaemonFailed
-from trader.health import Health, judge, read_heartbeat
+from trader.health import Health, judge, pid_alive, read_heartbeat
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
 
@@ -83,15 +83,8 @@ def _real(path: Path) -> str:
 
 
 def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    # This process is the command asking, never the daemon: a heartbeat naming its pid is old.
+    return pid != os.getpid() and pid_alive(pid)
 
 
 def running_daemon(status_dir: Path, sqlite_file: Path | None) -> str | None:

@@ -74,7 +74,8 @@ def read_heartbeat(path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _pid_alive(pid: object) -> bool:
+def pid_alive(pid: object) -> bool:
+    """True when `pid` is a process id and a process with it exists on this host (anyone's)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -112,7 +113,7 @@ def judge(
     if age > limit:
         why = f"written every {interval:g} s" if stale_after_s is None else f"limit {stale_after_s:g} s"
         return Verdict(Health.NOT_RUNNING, [f"heartbeat is {age:.0f} s old ({why})"], document, age)
-    if same_host and not _pid_alive(document.get("pid")):
+    if same_host and not pid_alive(document.get("pid")):
         return Verdict(Health.NOT_RUNNING, [f"process {document.get('pid')} is gone"], document, age)
     reasons = _degraded(document) if document.get("schema_version") == 1 else ["older heartbeat format"]
     return Verdict(Health.DEGRADED if reasons else Health.HEALTHY, reasons, document, age)

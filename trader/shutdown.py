@@ -3,9 +3,10 @@
 Graceful (the first SIGINT / SIGTERM, `--duration`, or a failure):
  1. no new entries (the risk gate pauses every symbol: "shutting down");
  2. the market streams stop, so the strategies see no more prices and emit nothing new;
- 3. resting entry orders are cancelled (`shutdown.cancel_entries`, default true); protective exits
-    (reduce-only orders) stand on the venue; a last reconciliation books any fill whose report was
-    still on its way;
+ 3. the order manager refuses every new entry (a request already past the risk gate is stored as
+    REJECTED, never sent); resting entry orders are cancelled (`shutdown.cancel_entries`, default
+    true), including those still being sent, once their answer is in; protective exits (reduce-only
+    orders) stand on the venue; a last reconciliation books any fill whose report was still on its way;
  4. the user stream stops, the tasks are cancelled in reverse order of start (strategies save their
     state, the risk gate writes its queued decisions, the order manager its orders), the last
     heartbeat says `stopped`, the gateway, the venue and the database are closed.
@@ -82,9 +83,13 @@ class Shutdown:
         if daemon._streams is not None:
             with contextlib.suppress(Exception):
                 await daemon._streams.stop()
-        if daemon.order_manager is not None and daemon.config.shutdown.cancel_entries:
-            cancelled = await daemon.order_manager.cancel_entries("cancelled at shutdown")
-            _log.info("daemon.entries_cancelled", count=cancelled)
+        if daemon.order_manager is not None:
+            # An entry sent a moment ago must not be left working on the venue once we are gone.
+            cancel = "cancelled at shutdown" if daemon.config.shutdown.cancel_entries else None
+            settle = max(1.0, daemon.config.shutdown.timeout_seconds - TEARDOWN_S) / 2
+            cancelled = await daemon.order_manager.close_entries(cancel, settle)
+            if cancel is not None:
+                _log.info("daemon.entries_cancelled", count=cancelled)
         crash_point("during_shutdown")
         if daemon.order_manager is not None:
             # Fills whose reports were still on their way: book them from the venue before exiting,

@@ -172,6 +172,7 @@ class DaemonStatus:
                     config.risk_for(symbol),
                     symbol=symbol,
                     strategy=strategy,
+                    portfolio=self._risk.judge.portfolio,
                 )
             ]
             age: int | None = None
@@ -255,6 +256,14 @@ class DaemonStatus:
                 "allowed": str(config.risk.max_orders_per_minute),
             },
         ]
+        if config.risk.portfolio_daily_loss_limit_usdt is not None:
+            today = self._risk.judge.portfolio.today  # every daemon on the database
+            limits.append({
+                "name": "portfolio_daily_loss_limit_usdt",
+                "scope": "portfolio",
+                "used": f"{max(-today, Decimal(0)):.2f}",
+                "allowed": str(config.risk.portfolio_daily_loss_limit_usdt),
+            })
         with state.totals_held():
             for symbol, runner in sorted(self._runners.items()):
                 limits.extend(risk_limits_used(state, config.risk_for(symbol), symbol=symbol,

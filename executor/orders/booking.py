@@ -81,7 +81,9 @@ class FillBooker:
         crash_point("before_fill_stored")
         snapshot = order.snapshot(ctx.clock.now_ms())
         booked = await ctx.db.run(
-            lambda s: order_store.book_fill(s, fill, strategy=order.request.strategy, snapshot=snapshot)
+            lambda s: order_store.book_fill(
+                s, fill, strategy=order.request.strategy, snapshot=snapshot, instance_id=ctx.instance_id
+            )
         )
         order.note_shortfall(ctx.wall.monotonic())
         if booked is None:

@@ -85,6 +85,7 @@ class OrderContext:
     marks: dict[str, Decimal] = field(default_factory=dict)
     stream_down: bool = False  # the user stream was lost: poll until it delivers again
     halted: FatalError | None = None
+    entries_closed: str | None = None  # shutting down: every new entry is refused with this reason
     fatal: asyncio.Event | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Several daemons on one database: False for a symbol another daemon owns. Its orders, fills

@@ -41,12 +41,13 @@ async def backfill_funding(
     *,
     wall: Clock | None = None,
     lookback_ms: int = FUNDING_LOOKBACK_MS,
+    instance_id: str = "",
 ) -> list[Position]:
     """Book the funding fees the venue charged our open positions that are not booked yet.
 
     Looks back from the newest payment booked for each symbol (else from when the position was
     opened), at most `lookback_ms`. Returns the positions it changed. `wall` paces the retries
-    (default: the wall clock).
+    (default: the wall clock); `instance_id` is written on the positions it changes.
     """
     wall = wall or WallClock()
     positions = {s: p for s, p in (await db.run(order_store.load_positions)).items() if not p.is_flat}
@@ -72,6 +73,7 @@ async def backfill_funding(
                     asset=record.asset,
                     amount=record.amount,
                     time=record.time,
+                    instance_id=instance_id,
                 )
             )
             if position is not None:
@@ -116,7 +118,9 @@ class FundingBooker:
         """Book the funding the venue charged our open positions that is not booked yet."""
         ctx = self._ctx
         try:
-            changed = await backfill_funding(ctx.gateway, ctx.db, ctx.clock, wall=ctx.wall)
+            changed = await backfill_funding(
+                ctx.gateway, ctx.db, ctx.clock, wall=ctx.wall, instance_id=ctx.instance_id
+            )
         except FatalError as exc:
             ctx.halt(exc)
             return
@@ -133,7 +137,10 @@ class FundingBooker:
         """Book one funding payment into the position, once per symbol and funding time."""
         ctx = self._ctx
         position = await ctx.db.run(
-            partial(order_store.book_funding, symbol=symbol, asset=asset, amount=amount, time=at)
+            partial(
+                order_store.book_funding,
+                symbol=symbol, asset=asset, amount=amount, time=at, instance_id=ctx.instance_id,
+            )
         )
         if position is None:
             return

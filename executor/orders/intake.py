@@ -77,6 +77,9 @@ class OrderIntake:
         now = ctx.clock.now_ms()
         if ctx.halted is not None:
             return await self._reject_locally(request, f"trading halted: {ctx.halted}", now)
+        if ctx.entries_closed is not None and not request.reduce_only:
+            # No await from here to `register` below, so `close_entries` sees every entry that passed.
+            return await self._reject_locally(request, ctx.entries_closed, now)
         instrument = ctx.instruments.get(request.symbol)
         if instrument is None:
             return await self._reject_locally(request, f"{request.symbol} is not a known instrument", now)
@@ -140,7 +143,8 @@ class OrderIntake:
         ctx.registry.remember_finished(order)
         if inserted:
             ctx.publish_order(order)
-            if ctx.halted is None:  # a halt has its own alert; each order it stops is not news
+            # A halt or a shutdown is news once, not once per order it stops.
+            if ctx.halted is None and ctx.entries_closed is None:
                 side = request.side.value
                 ctx.alert(AlertKind.ORDER_REJECTED, f"{side} {request.quantity} not sent: {reason}",
                           request.symbol)

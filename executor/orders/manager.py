@@ -13,7 +13,7 @@ each in its own module and sharing one `OrderContext` (`context.py`):
 | polling, fill back-fill, position correction | `venue_sync.py` (shared with reconciliation) | |
 | TTL cancels and the one re-price | `ttl.py` | |
 | reconciliation: at start, every `reconcile_interval_s`, after a stream reset | `reconcile.py` | |
-| a tripped volatility guard cancels the symbol's resting entries (exits stand) | here | `strategy.event` |
+| bulk cancels: volatility guard (its symbol's entries), flatten, shutdown | `cancels.py` | `strategy.event` |
 
 After a UserStreamReset the manager first books any funding the stream lost, then polls live
 orders over REST every `poll_seconds` and back-fills fills from userTrades until the stream
@@ -49,6 +49,7 @@ from core.reconciliation import ReconcileResult
 from executor.orders import store as order_store
 from executor.orders.adoption import UnknownOrders
 from executor.orders.booking import FillBooker
+from executor.orders.cancels import OrderCancels
 from executor.orders.context import OrderContext, OrderCounters, SessionRunner
 from executor.orders.flatten import Flattener
 from executor.orders.funding import FundingBooker
@@ -64,7 +65,6 @@ from executor.venue_api import OrderGateway
 from utils.clock import Clock, WallClock
 
 _log = structlog.get_logger(__name__)
-_SENDING = (OrderState.PENDING_NEW, OrderState.SENT, OrderState.UNKNOWN)
 
 
 class OrderManager:
@@ -127,6 +127,7 @@ class OrderManager:
         ttl_ms = int(order_ttl_seconds * 1000)
         self._intake = OrderIntake(ctx, self._sender, ttl_ms=ttl_ms)
         self._ttl = TtlKeeper(ctx, self._sync, self._intake.submit, ttl_ms=ttl_ms, reprice=reprice_on_ttl)
+        self._cancels = OrderCancels(ctx, self._ttl)
         self.reconciler = Reconciler(
             ctx,
             self._booker,
@@ -210,22 +211,16 @@ class OrderManager:
         return self._ctx.position(symbol)
 
     async def cancel_entries(self, reason: str, symbol: str | None = None) -> int:
-        """Cancel every resting entry order (of one symbol, or all); exits stand. Returns how many
-        cancels were sent. Orders whose send has not finished are left to reconciliation."""
-        entries = [
-            o
-            for o in self.open_orders(symbol)
-            if not o.request.reduce_only and o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
-        ]
-        await asyncio.gather(*(self._ttl.cancel(o, reason) for o in entries), return_exceptions=True)
-        return len(entries)
+        """Cancel every resting entry order (of one symbol, or all); exits stand; how many."""
+        return await self._cancels.cancel_entries(reason, symbol)
 
     async def cancel_all(self, symbol: str | None = None, reason: str = "cancelled by flatten") -> int:
         """Cancel every resting order of ours (entries and exits), of one symbol or all; how many."""
-        resting_states = (OrderState.NEW, OrderState.PARTIALLY_FILLED)
-        resting = [o for o in self.open_orders(symbol) if o.state in resting_states]
-        await asyncio.gather(*(self._ttl.cancel(o, reason) for o in resting), return_exceptions=True)
-        return len(resting)
+        return await self._cancels.cancel_all(symbol, reason)
+
+    async def close_entries(self, cancel_reason: str | None, settle_s: float) -> int:
+        """Shutdown: no new entries; with a reason, every entry cancelled once sent (`cancels.py`)."""
+        return await self._cancels.close_entries(cancel_reason, settle_s)
 
     def flattener(self) -> Flattener:
         """The flatten procedure on this order path (orders written before they are sent)."""
@@ -241,8 +236,7 @@ class OrderManager:
 
     def open_orders(self, symbol: str | None = None) -> list[TrackedOrder]:
         """The orders this manager holds as live (of one symbol, or all), oldest first."""
-        live = self._ctx.registry.live.values()
-        return sorted((o for o in live if symbol is None or o.symbol == symbol), key=lambda o: o.created_time)
+        return self._cancels.live(symbol)
 
     def expire_due(self) -> None:
         """Start the cancel of every entry whose TTL has passed now. The housekeeping tick does
@@ -358,20 +352,8 @@ class OrderManager:
             self._ctx.marks[event.symbol] = event.mark_price
 
     async def _on_guard(self, event: object) -> None:
-        if not isinstance(event, VolatilityGuardTriggered):
-            return
-        # A resting entry could fill inside the very spike the guard saw: take it off the book.
-        # Its own task, so cancels on one symbol never hold up the next guard event.
-        # In percent, as the YAML's volatility_max_range_pct says it (0.0086 reads as 0.86 %).
-        reason = (
-            f"volatility guard: price range {event.range_fraction * 100:.2f} % above "
-            f"{event.threshold * 100:.2f} % ({event.strategy})"
-        )
-        _log.warning("order_manager.volatility_guard", symbol=event.symbol, reason=reason)
-        for order in self.open_orders(event.symbol):
-            if not order.request.reduce_only and (order.busy or order.state in _SENDING):
-                self._ttl.cancel_once_sent(order, reason)  # sent, answer not back: cancel it once it rests
-        self._ctx.spawn(self.cancel_entries(reason, event.symbol), name=f"om.guard.{event.symbol}")
+        if isinstance(event, VolatilityGuardTriggered):
+            self._cancels.on_guard(event)
 
     # --- housekeeping ---------------------------------------------------------------------------
 

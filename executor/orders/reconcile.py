@@ -167,6 +167,7 @@ class Reconciler:
                 duration_ms=duration_ms,
                 detail=detail,
                 differences=report.differences,
+                instance_id=ctx.instance_id,
             )
         )
         self.runs += 1
@@ -303,7 +304,9 @@ class Reconciler:
 
     async def _funding(self) -> int:
         ctx = self._ctx
-        changed = await backfill_funding(ctx.gateway, ctx.db, ctx.clock, wall=ctx.wall)
+        changed = await backfill_funding(
+            ctx.gateway, ctx.db, ctx.clock, wall=ctx.wall, instance_id=ctx.instance_id
+        )
         for position in changed:
             ctx.counters.funding_payments += 1
             ctx.positions[position.symbol] = position
@@ -336,7 +339,7 @@ class Reconciler:
                 )
                 continue
             fixed = corrected_position(difference.ours, difference.venue, ctx.clock.now_ms())
-            await ctx.db.run(partial(order_store.save_position, position=fixed))
+            await ctx.db.run(partial(order_store.save_position, position=fixed, instance_id=ctx.instance_id))
             ctx.positions[difference.symbol] = fixed
             ctx.counters.position_corrections += 1
             ctx.publish_position(fixed, fixed.updated_time)

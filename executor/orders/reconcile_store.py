@@ -48,9 +48,12 @@ def record_run(
     duration_ms: int,
     detail: str,
     differences: Sequence[Difference],
+    instance_id: str = "",
 ) -> int:
-    """Write one run and its differences in one transaction; returns the run's id."""
+    """Write one run (of the daemon `instance_id`) and its differences in one transaction; returns
+    the run's id."""
     run = ReconciliationRunRow(
+        instance_id=instance_id,
         time=time,
         trigger=trigger,
         result=result,
@@ -78,9 +81,13 @@ def record_run(
     return run.id
 
 
-def last_run(session: Session) -> StoredRun | None:
-    """The newest run, or None when reconciliation never ran on this database."""
-    row = session.exec(select(ReconciliationRunRow).order_by(col(ReconciliationRunRow.id).desc())).first()
+def last_run(session: Session, instance_id: str | None = None) -> StoredRun | None:
+    """The newest run (of the daemon `instance_id`, or of a run naming none; None: of any daemon),
+    or None when there is none on this database."""
+    query = select(ReconciliationRunRow)
+    if instance_id is not None:
+        query = query.where(col(ReconciliationRunRow.instance_id).in_(["", instance_id]))
+    row = session.exec(query.order_by(col(ReconciliationRunRow.id).desc())).first()
     if row is None:
         return None
     return StoredRun(row.time, row.trigger, row.result, row.differences, row.detail)

@@ -254,9 +254,10 @@ def _position_of(row: PositionRow | None, symbol: str) -> Position:
     )
 
 
-def _write_position(session: Session, row: PositionRow | None, position: Position) -> None:
+def _write_position(session: Session, row: PositionRow | None, position: Position, instance_id: str) -> None:
     if row is None:
         row = PositionRow(symbol=position.symbol)
+    row.instance_id = instance_id
     row.strategy = position.strategy
     row.quantity = position.quantity
     row.entry_price = position.entry_price
@@ -278,9 +279,9 @@ def load_positions(session: Session) -> dict[str, Position]:
     return {r.symbol: _position_of(r, r.symbol) for r in session.exec(select(PositionRow)).all()}
 
 
-def save_position(session: Session, position: Position) -> None:
+def save_position(session: Session, position: Position, instance_id: str = "") -> None:
     """Overwrite a symbol's position (used when correcting to the venue's)."""
-    _write_position(session, session.get(PositionRow, position.symbol), position)
+    _write_position(session, session.get(PositionRow, position.symbol), position, instance_id)
     session.commit()
 
 
@@ -293,9 +294,10 @@ def fill_exists(session: Session, symbol: str, trade_id: int) -> bool:
 
 
 def book_fill(
-    session: Session, fill: Fill, *, strategy: str, snapshot: OrderSnapshot | None
+    session: Session, fill: Fill, *, strategy: str, snapshot: OrderSnapshot | None, instance_id: str = ""
 ) -> BookedFill | None:
-    """Insert a fill, update the position and the order row in one transaction.
+    """Insert a fill, update the position and the order row in one transaction; `instance_id` (the
+    daemon booking it) goes on the fill and the position.
 
     Returns None (and changes nothing) when (symbol, trade_id) is already booked, so a repeated
     event or a REST back-fill of a streamed fill is harmless.
@@ -329,9 +331,10 @@ def book_fill(
             realized_pnl=realized,
             is_maker=fill.is_maker,
             time=fill.time,
+            instance_id=instance_id,
         )
     )
-    _write_position(session, row, position)
+    _write_position(session, row, position, instance_id)
     if snapshot is not None:
         _apply_snapshot(session, snapshot)
     try:
@@ -348,7 +351,9 @@ def book_fill(
 SAME_FUNDING_MS = 60_000
 
 
-def book_funding(session: Session, symbol: str, asset: str, amount: Decimal, *, time: int) -> Position | None:
+def book_funding(
+    session: Session, symbol: str, asset: str, amount: Decimal, *, time: int, instance_id: str = ""
+) -> Position | None:
     """Record a funding payment and add it to the position; None when already recorded."""
     exists = session.exec(
         select(FundingPaymentRow).where(
@@ -361,7 +366,7 @@ def book_funding(session: Session, symbol: str, asset: str, amount: Decimal, *, 
     row = session.get(PositionRow, symbol)
     position = apply_funding(_position_of(row, symbol), amount, time=time)
     session.add(FundingPaymentRow(symbol=symbol, asset=asset, amount=amount, time=time))
-    _write_position(session, row, position)
+    _write_position(session, row, position, instance_id)
     try:
         session.commit()
     except IntegrityError:

@@ -6,6 +6,8 @@
   or the cool-down is over): HALT_RELEASED;
 - an entry refused by the daily loss limit: DAILY_LOSS_HALT, once, until an entry of that
   strategy and symbol is judged past that rule again (HALT_RELEASED);
+- an entry refused by the portfolio-wide daily loss limit (every daemon together): DAILY_LOSS_HALT
+  once, until an entry is judged past that rule again (HALT_RELEASED);
 - an entry refused by an exposure, allocation, quantity or order-rate limit: RISK_LIMIT (the
   router folds the repeats).
 
@@ -46,6 +48,19 @@ _BEFORE_DAILY_LOSS = frozenset(
         Reason.DUPLICATE_SIGNAL,
     }
 )
+# Rules judged before the portfolio-wide daily loss (every daemon's PnL of the day).
+_BEFORE_PORTFOLIO_LOSS = frozenset(
+    {
+        Reason.KILL_SWITCH,
+        Reason.NOT_RECONCILED,
+        Reason.RECONCILIATION_MISMATCH,
+        Reason.NOT_OWNED,
+        Reason.ENTRIES_PAUSED,
+        Reason.UNKNOWN_SYMBOL,
+        Reason.SYMBOL_NOT_TRADING,
+        Reason.DUPLICATE_SIGNAL,
+    }
+)
 _LIMIT_NUMBERS = {
     Reason.ORDER_RATE_LIMIT: ("orders_last_minute", "max_orders_per_minute"),
     Reason.MAX_EXPOSURE: ("symbol_exposure", "max_exposure"),
@@ -71,6 +86,7 @@ class RiskAlerts:
         self._halts: dict[str, tuple[str, int | None]] = {}
         self._first = True
         self._daily_loss: set[tuple[str, str]] = set()
+        self._portfolio_loss = False  # the portfolio-wide daily loss refused an entry, not yet released
 
     def halts(self, global_reason: str | None, halts: Mapping[str, SymbolHalt]) -> None:
         """The gate's halts now (after each change and each poll of the control table)."""
@@ -116,6 +132,20 @@ class RiskAlerts:
         key = (signal.strategy, signal.symbol)
         reason = Reason(decision.reason)
         details = decision.details
+        if reason is Reason.PORTFOLIO_DAILY_LOSS_LIMIT:
+            if not self._portfolio_loss:
+                self._portfolio_loss = True
+                self._publish(
+                    AlertKind.DAILY_LOSS_HALT,
+                    f"every daemon together: today's PnL {details.get('portfolio_daily_pnl', '?')} USDT "
+                    f"(other daemons {details.get('other_daemons_pnl', '?')}) is beyond the portfolio daily "
+                    f"loss limit of {details.get('portfolio_daily_loss_limit', '?')} USDT: new entries are "
+                    "refused on every symbol until it is back within the limit (a new UTC day resets it)",
+                )
+            return
+        if self._portfolio_loss and reason not in _BEFORE_PORTFOLIO_LOSS:
+            self._portfolio_loss = False
+            self._publish(AlertKind.HALT_RELEASED, "portfolio daily loss back within the limit")
         if reason is Reason.DAILY_LOSS_LIMIT:
             if key not in self._daily_loss:
                 self._daily_loss.add(key)

@@ -9,11 +9,15 @@ removed) and stale data. Exits are never blocked by any of these.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from config.models import RiskLimits
 from executor.risk.entry_pauses import EntryPauses
+from executor.risk.portfolio import PortfolioPnl, check_portfolio_daily_loss
 from executor.risk.rules import check_daily_loss, check_funding_window, check_order_rate
 from executor.risk.state import RiskState
+
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +34,16 @@ class EntryBlock:
 
 
 def entry_blocks(
-    state: RiskState, pauses: EntryPauses, limits: RiskLimits, *, symbol: str, strategy: str
+    state: RiskState,
+    pauses: EntryPauses,
+    limits: RiskLimits,
+    *,
+    symbol: str,
+    strategy: str,
+    portfolio: PortfolioPnl | None = None,
 ) -> list[EntryBlock]:
-    """Every risk-side reason `strategy` may not open a position on `symbol` now."""
+    """Every risk-side reason `strategy` may not open a position on `symbol` now (`portfolio`:
+    every daemon's PnL today, for the portfolio-wide daily loss limit)."""
     ctx = state.entry_context(strategy, symbol)
     blocks: list[EntryBlock] = []
     if ctx.global_halt is not None:
@@ -51,6 +62,14 @@ def entry_blocks(
         blocks.append(
             EntryBlock(
                 "risk_limit", f"daily loss {ctx.realized_today} beyond -{limits.daily_loss_limit_usdt}"
+            )
+        )
+    if portfolio is not None and check_portfolio_daily_loss(portfolio.today, _ZERO, limits) is not None:
+        blocks.append(
+            EntryBlock(
+                "risk_limit",
+                f"portfolio daily loss {portfolio.today} (all daemons) beyond "
+                f"-{limits.portfolio_daily_loss_limit_usdt}",
             )
         )
     if ctx.symbol_exposure >= limits.max_exposure_usdt:

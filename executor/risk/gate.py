@@ -23,6 +23,8 @@
   control table; `KillSwitchWatcher` feeds the table's state back in via `apply_halts`.
 - `set_equity` is fed by the daemon from account balances; until then `starting_equity` is used.
 - Halts, their release and limits that refused an entry are published as alerts (`alerting.py`).
+- The portfolio-wide daily loss counts the other daemons' fills of the day from the shared
+  database (`portfolio.py`), read at start-up and after every reconciliation on the database thread.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import structlog
@@ -47,6 +50,7 @@ from executor.risk.alerting import RiskAlerts
 from executor.risk.decision_store import load_restored, store_decisions
 from executor.risk.judge import RiskJudge, TripOutcome
 from executor.risk.kill_switch import HaltState
+from executor.risk.portfolio import daily_pnl, others_today
 from executor.risk.rules import ENTRY_ORDER_TYPE, SymbolHalt
 from executor.risk.state import DAY_MS
 from utils.clock import Clock, WallClock
@@ -76,8 +80,10 @@ class RiskGate:
         wall: Clock | None = None,
         wait_for_reconciliation: bool = False,
         entry_order_type: OrderType = ENTRY_ORDER_TYPE,
+        instance_id: str = "",
     ) -> None:
         self._bus = bus
+        self._instance_id = instance_id  # this daemon's fills are its own PnL, the others' theirs
         self._clock = clock
         self._wall: Clock = wall or WallClock()  # paces the database write retries
         self._db = db
@@ -101,6 +107,7 @@ class RiskGate:
         self._unwritten_streaks: dict[tuple[str, str], int] = {}
         self._halt_epoch = 0
         self._wake = asyncio.Event()
+        self._others_stale = asyncio.Event()  # a reconciliation ended: read the others' PnL again
         self.ready = asyncio.Event()  # set once the start-up state is loaded
         self._alerts = RiskAlerts(bus, clock)
         self.decisions_written = 0
@@ -144,7 +151,12 @@ class RiskGate:
         """Load what must survive a restart before the first signal is judged: accepted signal
         ids, halts, positions, live orders, today's realized PnL and opened quantity."""
         now = self._clock.now_ms()
-        restored = await self._db.run(lambda s: load_restored(s, now - now % DAY_MS))
+        day_start, me = now - now % DAY_MS, self._instance_id
+        restored, today = await self._db.run(
+            lambda s: (load_restored(s, day_start), daily_pnl(s, me, day_start))
+        )
+        self.judge.portfolio.add_own_today(today.own)
+        self.judge.portfolio.set_others_today(today.others, day_start)
         self.judge.accepted_ids |= restored.accepted_ids
         self.apply_halts(restored.halts, self._halt_epoch)
         for position in restored.positions.values():
@@ -161,6 +173,7 @@ class RiskGate:
                     funding=position.funding,
                 )
             )
+            self.judge.portfolio.set_baseline(position.symbol, position.net_realized)
         for stored in restored.live_orders:
             self.state.track_order(stored.request, stored.filled_qty)
         for (strategy, symbol), pnl in restored.realized_today.items():
@@ -183,6 +196,7 @@ class RiskGate:
         """Restore, then judge signals and track state until cancelled; unwritten decisions are
         written on the way out."""
         writer = asyncio.create_task(self._writer(), name="risk.writer")
+        others = asyncio.create_task(self._read_others(), name="risk.others_pnl")
         try:
             await self.restore()
             await asyncio.gather(
@@ -193,9 +207,10 @@ class RiskGate:
                 self._consume(self._signals, self.handle_signal),
             )
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in (others, writer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._flush())
 
@@ -217,6 +232,21 @@ class RiskGate:
     def _on_reconciliation(self, event: object) -> None:
         if isinstance(event, ReconciliationFinished):
             self.pauses.on_reconciliation(event)
+            self._others_stale.set()
+
+    async def _read_others(self) -> None:
+        """Read the other daemons' PnL of the day after each reconciliation (the database thread)."""
+        while True:
+            await self._others_stale.wait()
+            self._others_stale.clear()
+            now = self._clock.now_ms()
+            day_start, me = now - now % DAY_MS, self._instance_id
+            try:
+                pnl = await self._db.run(partial(others_today, instance_id=me, day_start=day_start))
+            except Exception as exc:  # the last reading stands; the next reconciliation retries
+                _log.error("risk.others_pnl_failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            self.judge.portfolio.set_others_today(pnl, day_start)
 
     def _on_order_update(self, event: object) -> None:
         if isinstance(event, OrderUpdate):
@@ -224,7 +254,9 @@ class RiskGate:
 
     def _on_position(self, event: object) -> None:
         if isinstance(event, PositionUpdate):
-            outcome = self.judge.on_position(event)
+            # A symbol another daemon owns: its stored position, published for the total exposure.
+            own = self.pauses.exits_blocked(event.symbol) is None
+            outcome = self.judge.on_position(event, own=own)
             if outcome is not None:
                 self._after_trip(outcome)
 
@@ -331,6 +363,11 @@ class RiskGate:
                              for s, h in self.state.halts().items() if h.active(now)},
             "equity": str(self.state.equity),
             "total_exposure": str(self.state.total_exposure()),
+            "portfolio_pnl_today": {
+                "own": str(self.judge.portfolio.own_today),
+                "other_daemons": str(self.judge.portfolio.others_today),
+                "net": str(self.judge.portfolio.today),
+            },
             "orders_last_minute": self.state.orders_in_window(),
             "pending_orders": self.state.pending_count(),
         }

@@ -20,6 +20,7 @@ from core.decimals import split_quantity
 from core.events import OrderRequest, OrderType, PositionUpdate, RiskDecision, Signal, SignalAction
 from core.instruments import Instrument
 from executor.risk.entry_pauses import EntryPauses
+from executor.risk.portfolio import PortfolioPnl, check_portfolio_daily_loss
 from executor.risk.rules import (
     ENTRY_ORDER_TYPE,
     Reason,
@@ -66,11 +67,13 @@ class RiskJudge:
         self.limits_for = limits_for
         self.entry_order_type = entry_order_type
         self.state = RiskState(clock, equity=starting_equity)
+        self.portfolio = PortfolioPnl(clock)  # every daemon's PnL today (the portfolio-wide limit)
         now = clock.now_ms()
         for symbol in instruments:
             # Flat with nothing realized until told otherwise (the gate's restore sets what the
             # database holds), so the fee of the first fill ever counts.
             self.state.set_baseline(PositionUpdate(symbol, _ZERO, _ZERO, _ZERO, now))
+            self.portfolio.set_baseline(symbol, _ZERO)
         self.pauses = EntryPauses(wait_for_reconciliation=wait_for_reconciliation)
         self.accepted_ids: set[str] = set()
         self.accepted = 0
@@ -158,11 +161,20 @@ class RiskJudge:
             return Verdict(Reason.UNKNOWN_SYMBOL, {"symbol": symbol})
         if not instrument.is_trading:
             return Verdict(Reason.SYMBOL_NOT_TRADING, {"status": instrument.status})
+        limits = self.limits_for(symbol)
+        portfolio = self.portfolio
+        breach = check_portfolio_daily_loss(portfolio.today, portfolio.others_today, limits)
+        if breach is not None and self.state.global_halt is None:  # the kill switch says it first
+            return Verdict(breach.reason, breach.details)
         context = self.state.entry_context(signal.strategy, symbol, before=signal.event_time)
-        return evaluate_entry(signal, context, self.limits_for(symbol), instrument, self.entry_order_type)
+        return evaluate_entry(signal, context, limits, instrument, self.entry_order_type)
 
-    def on_position(self, update: PositionUpdate) -> TripOutcome | None:
-        """Book a position update; a round trip that ended may halt the symbol (consecutive losses)."""
+    def on_position(self, update: PositionUpdate, *, own: bool = True) -> TripOutcome | None:
+        """Book a position update; a round trip that ended may halt the symbol (consecutive losses).
+
+        `own` False: another daemon's stored position (several daemons on one database), counted in
+        the total exposure but not in this daemon's PnL of the day."""
+        self.portfolio.on_position(update, own=own)
         trip = self.state.on_position(update)
         if trip is None:
             return None

@@ -57,6 +57,7 @@ class Reason(StrEnum):
     KILL_SWITCH = "kill_switch"
     SYMBOL_HALTED = "symbol_halted"
     DAILY_LOSS_LIMIT = "daily_loss_limit"
+    PORTFOLIO_DAILY_LOSS_LIMIT = "portfolio_daily_loss_limit"  # every daemon together (portfolio.py)
     FUNDING_WINDOW = "funding_window"
     ORDER_RATE_LIMIT = "order_rate_limit"
     MAX_EXPOSURE = "max_exposure"

@@ -22,25 +22,9 @@ from simulator.exchange_info import instruments_of, load_exchange_info
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_reference import reference_trades  # noqa: E402
+from bench_rules import PARAMS, REASONS  # noqa: E402
 
-PARAMS = {
-    "band_k": 2.0,
-    "adx_period": 14,
-    "adx_max": 20,
-    "min_candles_after_anchor": 0,
-    "min_sigma_pct": 0,
-    "stop_loss_pct": 2,
-    "band_stop": False,
-    "stop_on_tick": True,
-    "max_holding_minutes": 0,
-    "volatility_guard": False,
-    "live_exits": True,
-    "live_take_profit": False,
-    "enter_on_exit": True,
-    "sigma_formula": "sums",
-}
-REASONS = {"take_profit": "vwap", "stop_loss_pct": "stop", "force": "force"}
+from bench_reference import reference_trades  # noqa: E402
 
 
 def _series(n: int, seed: int, symbol: str = "BTCUSDT") -> BarSeries:

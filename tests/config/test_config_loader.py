@@ -108,6 +108,12 @@ def test_override_may_set_null_daily_quantity_only(tmp_path: Path) -> None:
             "set it in the top-level `risk:` block",
         ),
         (
+            "      max_exposure_usdt: 1000",
+            "      portfolio_daily_loss_limit_usdt: 500",
+            "symbols[1].risk.portfolio_daily_loss_limit_usdt: is a global limit only; "
+            "set it in the top-level `risk:` block",
+        ),
+        (
             "symbol: ADAUSDT",
             "symbol: adausdt",
             "symbols[1].symbol: invalid symbol 'adausdt': symbols are upper case, write ADAUSDT",

@@ -16,11 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.harness import SPEED, daemon, wait_for_orders
-from tests.integration.process_rig import ROOT, cleanup
+from tests.crash.harness import SPEED, daemon
+from tests.integration.process_rig import ROOT, DaemonProcess, cleanup
 from tests.integration.venue import simulated_venue
 
 pytestmark = pytest.mark.slow
+
+
+async def _printed(process: DaemonProcess, text: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while text not in process.text():
+        assert time.monotonic() < deadline, f"{text} not printed within {within}s:\n{process.text()[-3000:]}"
+        assert process.process is not None and process.process.returncode is None, process.text()[-3000:]
+        await asyncio.sleep(0.1)
 
 
 async def test_redirected_output_is_json_lines_of_what_a_person_needs(tmp_path: Path) -> None:
@@ -29,7 +37,7 @@ async def test_redirected_output_is_json_lines_of_what_a_person_needs(tmp_path: 
         try:
             await process.start()
             await process.wait_running()
-            await wait_for_orders(process, more_than=1)
+            await _printed(process, '"trade.order"')  # the first order's line is out: enough to stop
             process.signal(signal.SIGTERM)
             assert await process.wait_exit() == 0
         finally:
@@ -50,7 +58,18 @@ async def test_redirected_output_is_json_lines_of_what_a_person_needs(tmp_path: 
     assert '"logger": "alembic' not in log_text  # no migration chatter
 
 
+_TRADING_LINES = ("connected ", "warmed up WLDUSDT", "started   sim", "signal    ")
+
+
+def _seen_trading(text: str) -> bool:
+    """The lines the test asserts before the stop are all on the terminal: a person would press Ctrl-C."""
+    started = all(words in text for words in _TRADING_LINES)
+    return started and ("order     " in text or "fill      " in text)
+
+
 def _run_on_a_terminal(env: dict[str, str], config: Path, seconds: float) -> str:
+    # Ctrl-C (SIGINT) as soon as the trading lines are out, instead of waiting out a fixed run;
+    # `--duration` only bounds a daemon that never trades.
     leader, follower = pty.openpty()
     child = subprocess.Popen(
         [sys.executable, "-m", "trader", "run", "--config", str(config), "--duration", str(seconds)],
@@ -58,6 +77,7 @@ def _run_on_a_terminal(env: dict[str, str], config: Path, seconds: float) -> str
     )  # fmt: skip
     os.close(follower)
     chunks: list[bytes] = []
+    interrupted = False
     deadline = time.monotonic() + seconds + 60
     while time.monotonic() < deadline:
         try:
@@ -67,6 +87,9 @@ def _run_on_a_terminal(env: dict[str, str], config: Path, seconds: float) -> str
         if not chunk:
             break
         chunks.append(chunk)
+        if not interrupted and _seen_trading(b"".join(chunks).decode(errors="replace")):
+            child.send_signal(signal.SIGINT)
+            interrupted = True
     os.close(leader)
     assert child.wait(timeout=30) == 0
     return b"".join(chunks).decode(errors="replace")
@@ -75,11 +98,11 @@ def _run_on_a_terminal(env: dict[str, str], config: Path, seconds: float) -> str
 async def test_on_a_terminal_it_reads_as_words(tmp_path: Path) -> None:
     async with simulated_venue(speed=SPEED) as venue:
         process = daemon(tmp_path, venue)  # its folders, config and environment; run on a pty here
-        text = await asyncio.to_thread(_run_on_a_terminal, process.env, process.config, 25)
+        text = await asyncio.to_thread(_run_on_a_terminal, process.env, process.config, 60)
     assert "SIM mode  (no money at risk)" in text
     assert "symbols   WLDUSDT, ADAUSDT" in text
     assert "python -m trader status" in text and "Ctrl-C" in text
-    for words in ("connected ", "warmed up WLDUSDT", "started   sim", "signal    ", "stopped   exit code 0"):
+    for words in (*_TRADING_LINES, "stopped   exit code 0"):
         assert words in text, f"{words!r} not in:\n{text[-3000:]}"
     # an order that fills at once is told by its fill line; one that rests, by its order line
     assert "order     " in text or "fill      " in text, text[-3000:]

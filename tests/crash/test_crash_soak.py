@@ -5,6 +5,7 @@ stop, the database must agree with the venue exactly with no client id sent twic
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import time
@@ -23,8 +24,9 @@ CHECK_EVERY = 5
 
 @pytest.mark.timeout(600)
 async def test_twenty_random_kills_lose_nothing_and_trading_resumes(tmp_path: Path) -> None:
-    seed = int(time.time())
+    seed = int(os.environ.get("SOAK_SEED") or time.time())  # SOAK_SEED=N replays a run's kill moments
     rng = random.Random(seed)
+    print(f"seed {seed}")  # in the captured output of a failure too
     tally = Tally()
     async with simulated_venue(speed=SPEED, fill_parts=2) as venue:
         for kill in range(1, KILLS + 1):

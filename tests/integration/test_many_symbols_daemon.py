@@ -33,7 +33,7 @@ def many_symbols_config(tmp_path: Path, symbols: list[str], *, speed: float, lis
 async def test_fifty_symbols_get_candles_from_the_stream(tmp_path: Path) -> None:
     doc = many_symbols_doc(DEFAULT_DATA, 60)
     symbols = [s["symbol"] for s in doc["symbols"] if s["symbol"].endswith("USDT")][:50]
-    path = many_symbols_config(tmp_path, symbols, speed=5, listed=60)
+    path = many_symbols_config(tmp_path, symbols, speed=10, listed=60)
     db_file = tmp_path / "trader.db"
     settings = load_settings(mode="sim", config=path, database_url=f"sqlite:///{db_file}",
                              status_dir=tmp_path / "status", log_dir=tmp_path / "logs")

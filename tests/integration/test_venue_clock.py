@@ -10,6 +10,7 @@ its own, and logs every gap and whether the venue's klines filled it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from pathlib import Path
@@ -82,24 +83,33 @@ async def test_a_venue_whose_market_clock_disagrees_is_refused_with_one_line(tmp
     assert "Traceback" not in daemon.text()
 
 
-async def test_a_gap_in_the_stream_at_normal_speed_is_backfilled_and_logged(db: Database) -> None:
-    # Speed 1, the venue's clock two seconds before a minute ends: the candle closing then is lost.
+async def test_a_gap_in_the_stream_is_backfilled_and_logged(db: Database) -> None:
+    # The service reads time only from the venue's clock, so a speed of 20 shows the same gap as
+    # speed 1 did in a twentieth of the wall time (the next candle closes about 4 s later, not 62 s).
     now = time.time_ns() // 1_000_000
-    start = (now // MINUTE_MS + 1) * MINUTE_MS - 2_000
-    async with simulated_venue(speed=1, start_ms=start) as venue:
+    start = (now // MINUTE_MS + 1) * MINUTE_MS - 15_000
+    async with simulated_venue(speed=20, start_ms=start) as venue:
         service = MarketDataService(venue.gateway, db, Bus(), venue.clock)
         history = await service.warm_up("WLDUSDT", 30)
-        venue.server.inject("kline_gap", "0.2")  # 12 s without kline messages, across the minute's end
         streams = MarketStreams(venue.endpoints.stream_url, venue.clock, service.sink)
         task = asyncio.create_task(service.run())
         await streams.start(["WLDUSDT"])
+        # No kline message from now to 5 s past the minute's end on the venue's clock (however long
+        # the warm-up took): the candle closing then is lost, and the next one shows the gap.
+        venue_now = venue.clock.now_ms()
+        minute_end = (venue_now // MINUTE_MS + 1) * MINUTE_MS
+        venue.server.inject("kline_gap", f"{(minute_end + 5_000 - venue_now) / MINUTE_MS:.4f}")
         try:
             with capture_logs() as logged:
                 await _until(lambda: service.gaps_detected >= 1, 90, "the next closed candle to show the gap")
-                await _until(lambda: service.candles_backfilled >= 1 and not service._pending, 30, "filled")
+                # The warm-up's own candles count as back-filled too: wait for the gap's.
+                await _until(lambda: service.candles_backfilled > len(history) and not service._pending, 30,
+                             "filled")
         finally:
             await streams.stop()
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     times = sorted({c.open_time for c in history} | set(_stored_times(db)))
     assert _gaps(times) == []
     assert times[-1] >= history[-1].open_time + 2 * MINUTE_MS

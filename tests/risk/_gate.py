@@ -56,6 +56,7 @@ async def start_gate(
     *,
     clock: ManualClock | None = None,
     equity: Decimal = Decimal(10000),
+    instance_id: str = "",
     **limit_overrides: Any,
 ) -> Harness:
     """Build and start a gate with the shipped limits (plus overrides) for WLDUSDT and ADAUSDT."""
@@ -69,6 +70,7 @@ async def start_gate(
         {SYMBOL: instrument(SYMBOL), OTHER: instrument(OTHER)},
         limits_for=lambda s: per_symbol[s],
         starting_equity=equity,
+        instance_id=instance_id,
     )
     harness = Harness(
         bus,
