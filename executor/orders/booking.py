@@ -17,7 +17,6 @@ import structlog
 from core.client_ids import PREFIX
 from core.errors import InvalidTransition
 from core.events import ExecutionReport
-from core.order_state import OrderState
 from executor.orders import store as order_store
 from executor.orders.context import OrderContext
 from executor.orders.progress import Fill
@@ -91,7 +90,9 @@ class FillBooker:
             await ctx.persist(order)
             return
         ctx.counters.fills_booked += 1
-        if order.state is OrderState.PARTIALLY_FILLED:
+        if order.progress.booked_qty < order.progress.quantity:
+            # One fill of several (its state may already say FILLED: the REST answer of a
+            # marketable order often beats the stream's reports of its parts).
             crash_point("after_partial_fill")
         if backfilled:
             ctx.counters.fills_backfilled += 1
