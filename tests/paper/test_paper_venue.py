@@ -29,6 +29,8 @@ from tests.paper.venues import (
 )
 from trader.paper_venue import public_rest_url_for, start_paper_venue
 
+SPEED = 60.0  # A's simulated seconds per real second in the trading tests
+
 QTY = Decimal("100")
 _ids: Iterator[int] = iter(range(1, 10_000))
 
@@ -71,7 +73,7 @@ def trades(events: list[Any], client_id: str) -> list[ExecutionReport]:
 
 
 async def test_market_orders_fill_at_the_public_price_with_slippage() -> None:
-    async with paper_trading(speed=60) as p:
+    async with paper_trading(speed=SPEED) as p:
         events: list[Any] = []
         stream = await user_stream(p, events)
         try:
@@ -87,7 +89,9 @@ async def test_market_orders_fill_at_the_public_price_with_slippage() -> None:
             for side in (Side.BUY, Side.SELL):
                 request = order(side, OrderType.MARKET)
                 placed = await p.gateway.place_order(request)
-                recent = p.public.closes_of(SYMBOL)[-3:]  # what A published in the last ~0.2 s
+                # What A published in its last two ticks (~0.1 s, 24 updates at 60x): the local
+                # venue's last price may be a burst behind A's newest on a loaded machine.
+                recent = p.public.closes_of(SYMBOL)[-30:]
                 assert placed.status == "FILLED"
                 assert placed.avg_price in {taker(c, side, tick) for c in recent}, (placed.avg_price, recent)
                 assert (
@@ -102,34 +106,36 @@ async def test_market_orders_fill_at_the_public_price_with_slippage() -> None:
             await stream.stop()
 
 
-def _limit_through_a(p: Paper, tick: Decimal) -> tuple[Side, Decimal]:
-    """A limit price A's (deterministic) path avoids for 30 s of its time, then trades through.
+def _limit_through_a(p: Paper, tick: Decimal) -> tuple[Side, Decimal, float]:
+    """A limit price A's (deterministic) path avoids for 30 s of its time, then trades through,
+    and how many seconds of A's time until it does.
 
     The local venue checks marketability against the last price it received, which A may have
-    published a few seconds ago: the guard covers A's recent past and that local price too.
+    published a few seconds ago: the guard covers A's recent past and that local price too. The
+    replay keeps the real data's time of day, and some hours are quiet: up to an hour is searched.
     """
     a = p.public.server.exchange
     now = p.public.clock.now_ms()
-    path = [(t, a.mark_price(SYMBOL, now + t)) for t in range(-10_000, 600_001, 500)]
+    path = [(t, a.mark_price(SYMBOL, now + t)) for t in range(-10_000, 3_600_001, 500)]
     local = p.venue.feed.series[SYMBOL].price_at(p.venue.clock.now_ms())
     guard = [price for t, price in path if t <= 30_000] + [local]
-    later = [price for t, price in path if t > 30_000]
     low, high = min(guard) - tick, max(guard) + tick
-    if min(later) <= low - tick:
-        return Side.BUY, low
-    if max(later) >= high + tick:
-        return Side.SELL, high
-    raise AssertionError(f"A's replayed market stays within {low}..{high} for 10 minutes")
+    for t, price in path:
+        if t > 30_000 and price <= low - tick:
+            return Side.BUY, low, t / 1000
+        if t > 30_000 and price >= high + tick:
+            return Side.SELL, high, t / 1000
+    raise AssertionError(f"A's replayed market stays within {low}..{high} for an hour")
 
 
 async def test_a_limit_order_rests_then_fills_when_the_public_price_trades_through() -> None:
-    async with paper_trading(speed=60) as p:
+    async with paper_trading(speed=SPEED) as p:
         events: list[Any] = []
         stream = await user_stream(p, events)
         try:
             await until(lambda: p.venue.feed.candles >= 2, what="live klines from A")
             tick = p.venue.exchange.instrument(SYMBOL).tick_size
-            side, price = _limit_through_a(p, tick)
+            side, price, after_s = _limit_through_a(p, tick)
             request = order(side, OrderType.LIMIT, price)
             placed = await p.gateway.place_order(request)
             assert placed.status == "NEW"  # not marketable at the live price: it rests
@@ -138,7 +144,7 @@ async def test_a_limit_order_rests_then_fills_when_the_public_price_trades_throu
             ]
             await until(
                 lambda: bool(trades(events, request.client_order_id)),
-                timeout_s=12,
+                timeout_s=after_s / SPEED + 10,
                 what="A's price to trade through the limit",
             )
             fill = trades(events, request.client_order_id)[0]
@@ -158,7 +164,7 @@ async def test_a_limit_order_rests_then_fills_when_the_public_price_trades_throu
 
 
 async def test_nothing_but_public_market_data_reaches_the_public_venue() -> None:
-    async with paper_trading(speed=60) as p:
+    async with paper_trading(speed=SPEED) as p:
         events: list[Any] = []
         stream = await user_stream(p, events)
         try:
@@ -213,7 +219,7 @@ async def test_the_local_venue_serves_the_klines_of_the_public_market() -> None:
 
 
 async def test_skipped_minutes_and_reconnects_are_back_filled_from_the_public_rest() -> None:
-    async with paper_trading(speed=60) as p:
+    async with paper_trading(speed=SPEED) as p:
         series = p.venue.feed.series[SYMBOL]
         await until(lambda: p.venue.feed.candles >= 2, what="live klines from A")
         p.public.server.inject("kline_gap", 3)
